@@ -1,0 +1,132 @@
+"""The SRCNN network (Dong et al., ECCV 2014 / TPAMI 2016) as a pure ``nn.Module``.
+
+Three convolutions, each with its own job:
+
+1. patch extraction and representation: ``f1 x f1`` conv, ``c -> n1`` channels, ReLU;
+2. non-linear mapping: ``f2 x f2`` conv, ``n1 -> n2``, ReLU;
+3. reconstruction: ``f3 x f3`` conv, ``n2 -> c``.
+
+The input is the bicubic-upscaled image. Padding mode:
+
+* ``replicate``: every layer keeps the size, padding by edge replication, as the authors'
+  Matlab test code does (``imfilter(..., 'same', 'replicate')``);
+* ``zeros``: every layer keeps the size, zero padding (what most re-implementations do);
+* ``valid``: no padding; the output shrinks by ``f1 + f2 + f3 - 3`` (training on sub-images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ConfigError
+
+Padding = Literal["replicate", "zeros", "valid"]
+PADDINGS: tuple[str, ...] = ("replicate", "zeros", "valid")
+
+
+@dataclass(frozen=True)
+class SRCNNConfig:
+    """Architecture of one SRCNN. Defaults are the paper's base model 9-1-5 on Y."""
+
+    f1: int = 9
+    f2: int = 1
+    f3: int = 5
+    n1: int = 64
+    n2: int = 32
+    channels: int = 1
+    padding: Padding = "replicate"
+
+    def __post_init__(self) -> None:
+        for name in ("f1", "f2", "f3"):
+            f = getattr(self, name)
+            if not isinstance(f, int) or f < 1 or f % 2 == 0:
+                raise ConfigError(f"{name} must be a positive odd integer, got {f!r}")
+        for name in ("n1", "n2", "channels"):
+            n = getattr(self, name)
+            if not isinstance(n, int) or n < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {n!r}")
+        if self.padding not in PADDINGS:
+            raise ConfigError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
+
+    @property
+    def name(self) -> str:
+        """The paper's name for the filter sizes, e.g. ``9-5-5``."""
+        return f"{self.f1}-{self.f2}-{self.f3}"
+
+    @property
+    def shrink(self) -> int:
+        """How many pixels a valid-padded forward pass removes from each dimension."""
+        return self.f1 + self.f2 + self.f3 - 3
+
+    @property
+    def radius(self) -> int:
+        """Receptive-field radius: an output pixel depends on inputs this far away."""
+        return self.shrink // 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SRCNNConfig:
+        known = {k: d[k] for k in ("f1", "f2", "f3", "n1", "n2", "channels", "padding") if k in d}
+        return cls(**known)
+
+    def with_padding(self, padding: Padding) -> SRCNNConfig:
+        return replace(self, padding=padding)
+
+
+ARCHITECTURES: dict[str, SRCNNConfig] = {
+    "9-1-5": SRCNNConfig(f1=9, f2=1, f3=5),
+    "9-3-5": SRCNNConfig(f1=9, f2=3, f3=5),
+    "9-5-5": SRCNNConfig(f1=9, f2=5, f3=5),
+}
+
+
+def config_for(arch: str, *, channels: int = 1, padding: Padding = "replicate") -> SRCNNConfig:
+    """The config of a named architecture (``9-1-5``, ``9-3-5``, ``9-5-5``)."""
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    return replace(ARCHITECTURES[arch], channels=channels, padding=padding)
+
+
+class SRCNN(nn.Module):
+    """SRCNN. Input and output ``(N, c, H, W)`` float; values on the [0, 1] scale by convention.
+
+    With ``replicate`` or ``zeros`` padding the output has the input's size; with ``valid`` it is
+    ``(N, c, H - s, W - s)`` where ``s = f1 + f2 + f3 - 3``.
+    """
+
+    def __init__(self, config: SRCNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or SRCNNConfig()
+        c = self.config
+        self.conv1 = nn.Conv2d(c.channels, c.n1, c.f1)
+        self.conv2 = nn.Conv2d(c.n1, c.n2, c.f2)
+        self.conv3 = nn.Conv2d(c.n2, c.channels, c.f3)
+
+    def _conv(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+        r = conv.kernel_size[0] // 2
+        if r == 0 or self.config.padding == "valid":
+            return conv(x)
+        if self.config.padding == "replicate":
+            return conv(F.pad(x, (r, r, r, r), mode="replicate"))
+        return F.conv2d(x, conv.weight, conv.bias, padding=r)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self._conv(x, self.conv1))  # (N, n1, H, W)
+        x = F.relu(self._conv(x, self.conv2))  # (N, n2, H, W)
+        return self._conv(x, self.conv3)  # (N, c, H, W)
+
+    def set_padding(self, padding: Padding) -> None:
+        """Switch padding mode in place (e.g. train ``valid``, infer ``replicate``)."""
+        self.config = self.config.with_padding(padding)
+
+
+def srcnn(arch: str = "9-1-5", *, channels: int = 1, padding: Padding = "replicate") -> SRCNN:
+    """Build an untrained SRCNN of a named architecture."""
+    return SRCNN(config_for(arch, channels=channels, padding=padding))

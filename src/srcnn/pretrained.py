@@ -1,0 +1,78 @@
+"""Shipped pretrained weights: a registry in the manner of torchvision's weights enums.
+
+Each entry names a ``.safetensors`` file under ``srcnn/models/`` with its sha256 (of the whole
+file, checked on every load), architecture, scales, recipe and measured results. Files are part of
+the package: nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import WeightsError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One shipped model."""
+
+    name: str
+    file: str
+    sha256: str
+    arch: str
+    scales: tuple[float, ...]
+    channels_mode: str = "y"
+    recipe: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# Filled by training runs (see docs in README "Pretrained models"). Order: best first per scale.
+REGISTRY: tuple[ModelInfo, ...] = ()
+
+
+def model_names() -> list[str]:
+    return [m.name for m in REGISTRY]
+
+
+def is_model_name(name: str) -> bool:
+    return any(m.name == name for m in REGISTRY)
+
+
+def get_info(name: str) -> ModelInfo:
+    for m in REGISTRY:
+        if m.name == name:
+            return m
+    raise WeightsError(f"unknown model {name!r}; shipped models: {', '.join(model_names()) or 'none'}")
+
+
+def model_path(info: ModelInfo) -> Path:
+    return Path(str(resources.files("srcnn") / "models" / info.file))
+
+
+def load_shipped(name: str) -> Any:
+    """Load a shipped model by name, checking the file's sha256. Returns :class:`Weights`."""
+    from .weights import file_sha256, load_safetensors
+
+    info = get_info(name)
+    path = model_path(info)
+    if not path.is_file():
+        raise WeightsError(f"shipped model {name} is missing its file {path}; reinstall srcnn")
+    digest = file_sha256(path)
+    if digest != info.sha256:
+        raise WeightsError(f"shipped model {name} is corrupt: {path} has sha256 {digest[:12]}…, "
+                           f"expected {info.sha256[:12]}…; reinstall srcnn")
+    return load_safetensors(path)
+
+
+def best_for_scale(scale: float, channels_mode: str = "y") -> ModelInfo | None:
+    """The first registered model that serves ``scale`` (exact scale first, then multi-scale)."""
+    exact = [m for m in REGISTRY if m.channels_mode == channels_mode
+             and any(abs(scale - s) < 1e-6 for s in m.scales)]
+    if exact:
+        return exact[0]
+    ranged = [m for m in REGISTRY if m.channels_mode == channels_mode and len(m.scales) > 1
+              and min(m.scales) - 1e-6 <= scale <= max(m.scales) + 1e-6]
+    return ranged[0] if ranged else None

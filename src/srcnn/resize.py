@@ -1,0 +1,142 @@
+"""Matlab-compatible ``imresize(..., 'bicubic')`` in PyTorch (batched, CPU and CUDA).
+
+Semantics, following Matlab's ``imresize.m``:
+
+* cubic kernel with a = -0.5 (Keys), support 4;
+* when shrinking (scale < 1) the kernel is widened by 1/scale (antialiasing);
+* output coordinate ``x`` (1-based) maps to input ``u = x / scale + 0.5 * (1 - 1 / scale)``;
+* borders are handled by symmetric (mirror, edge pixel repeated) index reflection;
+* weights of each output sample are normalised to sum to 1; taps that are zero for all
+  outputs are dropped;
+* output size is ``ceil(n * scale)`` unless given;
+* the two axes are resized one after another, the axis with the smaller scale first (rows
+  first when equal);
+* float in, float out: nothing is rounded or clipped between the two passes.
+
+``imresize`` takes ``(..., H, W)`` float tensors, so ``(N, C, H, W)`` batches work as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+_KERNEL_WIDTH = 4.0
+
+
+def cubic(x: np.ndarray) -> np.ndarray:
+    """Keys cubic kernel with a = -0.5 (Matlab's ``cubic``), evaluated elementwise."""
+    ax = np.abs(x)
+    ax2 = ax * ax
+    ax3 = ax2 * ax
+    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (
+        -0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0
+    ) * ((ax > 1) & (ax <= 2))
+
+
+def output_size(n: int, scale: float) -> int:
+    """Matlab's output length ``ceil(n * scale)``, robust to float noise (255 * (1/3) -> 85)."""
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    v = n * scale
+    r = round(v)
+    # 1e-9 relative slack: ceil(84.99999999999999) must be 85, as Matlab gets it.
+    if abs(v - r) <= 1e-9 * max(1.0, abs(v)):
+        return max(1, int(r))
+    return max(1, math.ceil(v))
+
+
+@lru_cache(maxsize=256)
+def contributions(
+    in_length: int, out_length: int, scale: float, antialiasing: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (0-based, int64) and weights (float64), both ``(out_length, P)``.
+
+    A port of Matlab's ``contributions`` sub-function of ``imresize``.
+    """
+    if in_length < 1 or out_length < 1:
+        raise ValueError(f"lengths must be >= 1, got in={in_length}, out={out_length}")
+    kernel_width = _KERNEL_WIDTH
+    if scale < 1 and antialiasing:
+        def h(x: np.ndarray) -> np.ndarray:
+            return scale * cubic(scale * x)
+
+        kernel_width = kernel_width / scale
+    else:
+        h = cubic
+    x = np.arange(1, out_length + 1, dtype=np.float64)
+    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
+    left = np.floor(u - kernel_width / 2.0)
+    p = int(math.ceil(kernel_width)) + 2
+    indices = left[:, None] + np.arange(p, dtype=np.float64)[None, :]  # 1-based
+    weights = h(u[:, None] - indices)
+    weights = weights / weights.sum(axis=1, keepdims=True)
+    # Symmetric padding: 1..n, n..1, repeated.
+    aux = np.concatenate([np.arange(1, in_length + 1), np.arange(in_length, 0, -1)])
+    idx = aux[np.mod(indices.astype(np.int64) - 1, aux.size)] - 1
+    keep = np.any(weights != 0, axis=0)
+    weights = np.ascontiguousarray(weights[:, keep])
+    idx = np.ascontiguousarray(idx[:, keep].astype(np.int64))
+    # The result is cached and shared: make it read-only.
+    weights.setflags(write=False)
+    idx.setflags(write=False)
+    return idx, weights
+
+
+def _resize_last_axis(x: torch.Tensor, out_length: int, scale: float,
+                      antialiasing: bool) -> torch.Tensor:
+    in_length = x.shape[-1]
+    idx_np, w_np = contributions(in_length, out_length, float(scale), antialiasing)
+    idx = torch.tensor(idx_np, device=x.device)
+    w = torch.tensor(w_np, device=x.device, dtype=x.dtype)
+    # One gather per tap keeps memory at a few times the output size (a dense (out, in)
+    # matrix would not scale to 64-megapixel images).
+    out = x[..., idx[:, 0]] * w[:, 0]
+    for p in range(1, idx.shape[1]):
+        out.addcmul_(x[..., idx[:, p]], w[:, p])
+    return out
+
+
+def imresize(
+    x: torch.Tensor,
+    scale: float | tuple[float, float] | None = None,
+    size: tuple[int, int] | None = None,
+    antialiasing: bool = True,
+) -> torch.Tensor:
+    """Resize ``(..., H, W)`` float tensor like Matlab ``imresize(x, scale|size, 'bicubic')``.
+
+    Give ``scale`` (one number or (row, col)), ``size`` (out H, W) or both. With ``size`` alone
+    the scale of each axis is ``out / in``; with ``scale`` alone the size is ``ceil(in * scale)``.
+    Values are not clipped. Returns the same dtype and device as ``x``.
+    """
+    if not x.is_floating_point():
+        raise TypeError(f"imresize needs a float tensor, got {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"expected (..., H, W), got shape {tuple(x.shape)}")
+    h, w = x.shape[-2], x.shape[-1]
+    if scale is None and size is None:
+        raise ValueError("give scale or size")
+    if scale is not None:
+        sh, sw = (scale, scale) if isinstance(scale, (int, float)) else scale
+        sh, sw = float(sh), float(sw)
+        for s in (sh, sw):
+            if not (s > 0 and math.isfinite(s)):
+                raise ValueError(f"scale must be a positive finite number, got {s!r}")
+    if size is None:
+        size = (output_size(h, sh), output_size(w, sw))
+    oh, ow = int(size[0]), int(size[1])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"output size must be >= 1, got {size}")
+    if scale is None:
+        sh, sw = oh / h, ow / w
+    # Matlab resizes the axis with the smaller scale first (rows first on a tie).
+    if sh <= sw:
+        y = _resize_last_axis(x.transpose(-1, -2), oh, sh, antialiasing).transpose(-1, -2)
+        y = _resize_last_axis(y, ow, sw, antialiasing)
+    else:
+        y = _resize_last_axis(x, ow, sw, antialiasing)
+        y = _resize_last_axis(y.transpose(-1, -2), oh, sh, antialiasing).transpose(-1, -2)
+    return y.contiguous()
