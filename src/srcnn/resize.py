@@ -70,7 +70,7 @@ def contributions(
     x = np.arange(1, out_length + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1.0 - 1.0 / scale)
     left = np.floor(u - kernel_width / 2.0)
-    p = int(math.ceil(kernel_width)) + 2
+    p = math.ceil(kernel_width) + 2
     indices = left[:, None] + np.arange(p, dtype=np.float64)[None, :]  # 1-based
     weights = h(u[:, None] - indices)
     weights = weights / weights.sum(axis=1, keepdims=True)

@@ -114,7 +114,7 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
     if not p.is_file():
         raise WeightsError(f"weights file not found: {p}")
     try:
-        with safe_open(str(p), framework="pt") as f:  # type: ignore[no-untyped-call]
+        with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     except Exception as e:  # safetensors raises several types for a damaged header
@@ -252,7 +252,8 @@ def load_weights(spec: str | os.PathLike[str]) -> Weights:
     from . import pretrained
 
     if pretrained.is_model_name(s):
-        return pretrained.load_shipped(s)
+        shipped: Weights = pretrained.load_shipped(s)
+        return shipped
     p = Path(s).expanduser()
     if p.suffix.lower() == ".mat":
         return load_mat(p)

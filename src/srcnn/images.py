@@ -1,0 +1,212 @@
+"""Reading and writing images for the upscaling path.
+
+Every input is normalised to a :class:`Picture`: float32 ``(H, W, C)`` in [0, 1] with a mode of
+``L``, ``LA``, ``RGB`` or ``RGBA``. What happens to each kind of file:
+
+* palette (``P``) images become ``RGB``, or ``RGBA`` when they carry transparency; ``PA`` -> ``RGBA``;
+* ``1`` (bilevel) -> ``L``; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` -> ``RGB`` (Pillow's conversion);
+* 16-bit grayscale (``I;16``, ``I``) keeps its precision: values / 65535, written back as 16-bit
+  PNG/TIFF (8-bit for formats without 16-bit support). Pillow decodes 16-bit *colour* PNGs to
+  8 bits per channel, so those are processed as 8-bit;
+* EXIF orientation is applied (the pixels are turned upright; the orientation tag is not copied);
+* animated images (GIF, APNG, WebP): the first frame is used, and a note says so;
+* a pixel limit (default 100 megapixels, :data:`DEFAULT_MAX_PIXELS`) refuses a file whose header
+  announces a huge image before it is decoded (Pillow's decompression-bomb guard is kept on).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageReadError, ImageWriteError
+from .fileio import atomic_write_bytes
+
+DEFAULT_MAX_PIXELS = 100_000_000
+MODES = ("L", "LA", "RGB", "RGBA")
+_SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+
+
+@dataclass
+class Picture:
+    """An image as float32 ``(H, W, C)`` in [0, 1]; ``mode`` says what the C planes are."""
+
+    data: np.ndarray
+    mode: str
+    bit_depth: int = 8
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), as PIL says it."""
+        return int(self.data.shape[1]), int(self.data.shape[0])
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.mode in ("LA", "RGBA")
+
+    @property
+    def color_planes(self) -> np.ndarray:
+        """``(H, W, 1)`` or ``(H, W, 3)``: the planes without alpha."""
+        return self.data[:, :, :-1] if self.has_alpha else self.data
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        return self.data[:, :, -1:] if self.has_alpha else None
+
+
+def _normalise_mode(img: Image.Image, notes: list[str]) -> tuple[Image.Image, int]:
+    """Convert to L, LA, RGB, RGBA or a 16-bit grayscale mode; returns the image and bit depth."""
+    m = img.mode
+    if m in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return img, 16
+    if m == "F":
+        return img, 32
+    if m == "1":
+        return img.convert("L"), 8
+    if m == "P":
+        has_t = "transparency" in img.info
+        return img.convert("RGBA" if has_t else "RGB"), 8
+    if m == "PA":
+        return img.convert("RGBA"), 8
+    if m == "RGBa":
+        return img.convert("RGBA"), 8
+    if m == "La":
+        return img.convert("LA"), 8
+    if m in MODES:
+        return img, 8
+    if m in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        notes.append(f"converted {m} to RGB")
+        return img.convert("RGB"), 8
+    raise ImageReadError(f"unsupported image mode {m!r}")
+
+
+def from_pil(img: Image.Image) -> Picture:
+    """A :class:`Picture` from a PIL image (EXIF orientation is *not* applied here)."""
+    notes: list[str] = []
+    img, depth = _normalise_mode(img, notes)
+    if depth == 16:
+        a = np.asarray(img).astype(np.float64)
+        data = np.clip(a / 65535.0, 0.0, 1.0)[:, :, None]
+        return Picture(data.astype(np.float32), "L", 16, notes)
+    if depth == 32:
+        a = np.asarray(img).astype(np.float64)
+        data = np.clip(a / 255.0, 0.0, 1.0)[:, :, None]
+        notes.append("32-bit float image read as 0..255 grayscale")
+        return Picture(data.astype(np.float32), "L", 8, notes)
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return Picture((a.astype(np.float32) / 255.0), img.mode, 8, notes)
+
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+    """Read an image file into a :class:`Picture`. Raises :class:`ImageReadError` with a
+    one-line reason for anything that is not a readable, sane image."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageReadError(f"{p}: no such file")
+    if p.is_dir():
+        raise ImageReadError(f"{p}: is a folder, not an image")
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise ImageReadError(f"{p}: cannot read ({e.strerror})") from None
+    if size == 0:
+        raise ImageReadError(f"{p}: empty file (0 bytes)")
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; we refuse above ours.
+        Image.MAX_IMAGE_PIXELS = max_pixels if max_pixels is not None else old_limit
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                w, h = img.size
+                if max_pixels is not None and w * h > max_pixels:
+                    raise ImageReadError(
+                        f"{p}: {w}x{h} = {w * h / 1e6:.1f} megapixels exceeds the limit of "
+                        f"{max_pixels / 1e6:.1f} megapixels (raise it with --max-pixels)")
+                notes: list[str] = []
+                n_frames = int(getattr(img, "n_frames", 1))
+                if n_frames > 1:
+                    notes.append(f"{img.format} has {n_frames} frames; using the first")
+                    img.seek(0)
+                img.load()
+                upright = ImageOps.exif_transpose(img)
+                if upright is not img:
+                    orientation = img.getexif().get(0x0112)
+                    if orientation not in (None, 1):
+                        notes.append(f"applied EXIF orientation {orientation}")
+                pic = from_pil(upright)
+                pic.notes[:0] = notes
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageReadError(f"{p}: refused: the header announces an image larger than the pixel "
+                             f"limit ({e}); raise it with --max-pixels if you trust the file") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{p}: not an image, or a format Pillow cannot read") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageReadError(f"{p}: damaged or truncated image ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    if min(pic.data.shape[:2]) < 1:
+        raise ImageReadError(f"{p}: image has no pixels")
+    return pic
+
+
+def to_pil(pic: Picture, *, bit_depth: int | None = None) -> Image.Image:
+    """A PIL image of ``pic`` (values clipped, rounded to nearest). 16-bit only for mode L."""
+    depth = pic.bit_depth if bit_depth is None else bit_depth
+    d = np.clip(pic.data, 0.0, 1.0)
+    if depth == 16 and pic.mode == "L":
+        a16 = np.floor(d[:, :, 0].astype(np.float64) * 65535.0 + 0.5).astype(np.uint16)
+        return Image.fromarray(a16)
+    a = np.floor(d.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    if pic.mode == "L":
+        return Image.fromarray(a[:, :, 0], mode="L")
+    return Image.fromarray(a, mode=pic.mode)
+
+
+def encode_image(pic: Picture, fmt: str) -> tuple[bytes, list[str]]:
+    """Encode ``pic`` in a Pillow format name (``PNG``, ``JPEG``, ...). Returns bytes and notes."""
+    notes: list[str] = []
+    fmt = fmt.upper()
+    depth = pic.bit_depth if fmt in _SIXTEEN_BIT_FORMATS else 8
+    if pic.bit_depth == 16 and depth == 8:
+        notes.append(f"{fmt} cannot hold 16 bits; wrote 8 bits")
+    img = to_pil(pic, bit_depth=depth)
+    if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
+        notes.append("JPEG has no alpha channel; alpha dropped")
+        img = img.convert("RGB" if img.mode == "RGBA" else "L")
+    buf = io.BytesIO()
+    params: dict[str, object] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    try:
+        img.save(buf, format=fmt, **params)
+    except (OSError, ValueError, KeyError) as e:
+        raise ImageWriteError(f"cannot encode image as {fmt}: {e}") from None
+    return buf.getvalue(), notes
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """Pillow format name from a file suffix; raises :class:`ImageWriteError` if unknown."""
+    ext = Path(path).suffix.lower()
+    Image.init()
+    fmt = Image.EXTENSION.get(ext)
+    if fmt is None or fmt not in Image.SAVE:
+        raise ImageWriteError(f"{path}: unknown output image type {ext or '(no suffix)'!r}; "
+                              "use .png, .jpg, .tif, .bmp or .webp")
+    return fmt
+
+
+def write_image(pic: Picture, path: str | os.PathLike[str], *, overwrite: bool = False) -> list[str]:
+    """Encode and write ``pic`` atomically (temporary file + rename). Returns notes."""
+    data, notes = encode_image(pic, format_for_path(path))
+    atomic_write_bytes(path, data, overwrite=overwrite)
+    return notes
