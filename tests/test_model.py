@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from srcnn.errors import ConfigError
+from srcnn.model import ARCHITECTURES, SRCNN, SRCNNConfig, config_for, srcnn
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("padding", ["replicate", "zeros", "valid"])
+def test_shapes(arch: str, padding: str) -> None:
+    m = srcnn(arch, padding=padding)  # type: ignore[arg-type]
+    x = torch.rand(2, 1, 33, 40)
+    y = m(x)
+    s = m.config.shrink if padding == "valid" else 0
+    assert y.shape == (2, 1, 33 - s, 40 - s)
+    assert torch.isfinite(y).all()
+
+
+def test_valid_label_size_and_params() -> None:
+    assert config_for("9-1-5").shrink == 12  # 33x33 sub-image -> 21x21 label
+    assert config_for("9-5-5").shrink == 16
+    n = sum(p.numel() for p in srcnn("9-1-5").parameters())
+    assert n == 81 * 64 + 64 + 64 * 32 + 32 + 32 * 25 + 1  # 8129, the paper's ~8k
+    assert sum(p.numel() for p in srcnn("9-5-5").parameters()) == 5184 + 64 + 51200 + 32 + 800 + 1
+
+
+def test_three_channel_model() -> None:
+    m = SRCNN(SRCNNConfig(channels=3))
+    assert m(torch.rand(1, 3, 20, 20)).shape == (1, 3, 20, 20)
+
+
+def test_bad_config() -> None:
+    with pytest.raises(ConfigError):
+        SRCNNConfig(f1=4)
+    with pytest.raises(ConfigError):
+        SRCNNConfig(padding="reflect")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        config_for("9-9-9")
+
+
+def _reference_forward(m: SRCNN, img: np.ndarray) -> np.ndarray:
+    """imfilter(..., 'same', 'replicate') layer by layer with scipy (mode 'nearest' = replicate)."""
+    sd = {k: v.double().numpy() for k, v in m.state_dict().items()}
+    x = [img]
+    for layer in (1, 2, 3):
+        w, b = sd[f"conv{layer}.weight"], sd[f"conv{layer}.bias"]
+        out = []
+        for i in range(w.shape[0]):
+            acc = sum(ndimage.correlate(x[j], w[i, j], mode="nearest") for j in range(w.shape[1]))
+            acc = acc + b[i]
+            out.append(np.maximum(acc, 0) if layer < 3 else acc)
+        x = out
+    return x[0]
+
+
+def test_replicate_padding_matches_imfilter_semantics() -> None:
+    torch.manual_seed(0)
+    m = SRCNN(SRCNNConfig(f1=5, f2=3, f3=3, n1=4, n2=3)).double().eval()
+    img = np.random.default_rng(1).random((13, 11))
+    with torch.no_grad():
+        got = m(torch.from_numpy(img)[None, None])[0, 0].numpy()
+    assert np.allclose(got, _reference_forward(m, img), atol=1e-10)
+
+
+def test_zero_padding_differs_only_at_borders() -> None:
+    torch.manual_seed(0)
+    rep = srcnn("9-1-5").eval()
+    zer = srcnn("9-1-5", padding="zeros").eval()
+    zer.load_state_dict(rep.state_dict())
+    x = torch.rand(1, 1, 40, 40)
+    with torch.no_grad():
+        a, b = rep(x), zer(x)
+    r = rep.config.radius
+    assert torch.allclose(a[..., r:-r, r:-r], b[..., r:-r, r:-r], atol=1e-6)
+    assert not torch.allclose(a, b)

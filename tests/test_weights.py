@@ -1,0 +1,117 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from srcnn.errors import WeightsError
+from srcnn.weights import load_mat, load_safetensors, load_weights, save_weights
+
+from .conftest import random_weights
+
+
+def test_roundtrip(tmp_path: Path) -> None:
+    w = random_weights("9-5-5", scales=(2.0, 3.0, 4.0))
+    p = tmp_path / "m.safetensors"
+    digest = save_weights(w, p)
+    back = load_weights(p)
+    assert back.config == w.config
+    assert back.scales == (2.0, 3.0, 4.0)
+    assert back.provenance == "random test weights"
+    assert len(digest) == 64
+    for k, v in w.state_dict.items():
+        assert torch.equal(back.state_dict[k], v)
+
+
+def test_refuses_overwrite(tmp_path: Path) -> None:
+    p = tmp_path / "m.safetensors"
+    save_weights(random_weights(), p)
+    with pytest.raises(Exception, match="exists"):
+        save_weights(random_weights(), p)
+
+
+def test_corrupt_tensor_bytes_refused(tmp_path: Path) -> None:
+    p = tmp_path / "m.safetensors"
+    save_weights(random_weights(), p)
+    raw = bytearray(p.read_bytes())
+    raw[-10] ^= 0xFF  # flip bits inside the last tensor's data
+    p.write_bytes(bytes(raw))
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_safetensors(p)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not weights", b"\x00" * 64])
+def test_garbage_refused(tmp_path: Path, content: bytes) -> None:
+    p = tmp_path / "bad.safetensors"
+    p.write_bytes(content)
+    with pytest.raises(WeightsError):
+        load_weights(p)
+
+
+def test_unknown_spec(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="unknown weights"):
+        load_weights("no-such-model")
+    (tmp_path / "x.pth").write_bytes(b"pickle")
+    with pytest.raises(WeightsError, match="unknown weights file type"):
+        load_weights(tmp_path / "x.pth")
+
+
+def _fake_mat(path: Path, f2: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    d = {
+        "weights_conv1": rng.normal(size=(81, 64)),
+        "biases_conv1": rng.normal(size=(64, 1)),
+        "weights_conv2": rng.normal(size=(64, f2 * f2, 32)),
+        "biases_conv2": rng.normal(size=(32, 1)),
+        "weights_conv3": rng.normal(size=(32, 25)),
+        "biases_conv3": rng.normal(size=(1, 1)),
+    }
+    scipy.io.savemat(str(path), d)
+    return d
+
+
+@pytest.mark.parametrize("f2", [1, 3, 5])
+def test_mat_layout_column_major(tmp_path: Path, f2: int) -> None:
+    p = tmp_path / "x3.mat"
+    d = _fake_mat(p, f2)
+    w = load_mat(p)
+    assert w.config.name == f"9-{f2}-5"
+    assert w.scales == (3.0,)
+    sd = w.state_dict
+    # conv1 filter 7, element (row 2, col 5) is weights_conv1(2 + 5*9, 7) in column-major order.
+    assert sd["conv1.weight"][7, 0, 2, 5].item() == pytest.approx(d["weights_conv1"][2 + 5 * 9, 7])
+    if f2 > 1:
+        # filter from input 10 to output 4, element (r=1, c=2): weights_conv2(10, 1 + 2*f2, 4)
+        assert sd["conv2.weight"][4, 10, 1, 2].item() == pytest.approx(d["weights_conv2"][10, 1 + 2 * f2, 4])
+    assert sd["conv3.weight"][0, 20, 4, 1].item() == pytest.approx(d["weights_conv3"][20, 4 + 1 * 5])
+    assert sd["conv3.bias"].item() == pytest.approx(d["biases_conv3"][0, 0])
+
+
+def test_mat_missing_variables(tmp_path: Path) -> None:
+    p = tmp_path / "x2.mat"
+    scipy.io.savemat(str(p), {"weights_conv1": np.zeros((81, 64))})
+    with pytest.raises(WeightsError, match="missing variables"):
+        load_mat(p)
+    q = tmp_path / "x2b.mat"
+    q.write_bytes(b"MATLAB 5.0 garbage")
+    with pytest.raises(WeightsError):
+        load_mat(q)
+
+
+def test_authors_files_convert(authors_dir: Path, tmp_path: Path) -> None:
+    expected = {"9-1-5(91 images)": "9-1-5", "9-1-5(ImageNet)": "9-1-5",
+                "9-3-5(ImageNet)": "9-3-5", "9-5-5(ImageNet)": "9-5-5"}
+    n = 0
+    for sub, arch in expected.items():
+        for mat in sorted((authors_dir / sub).glob("x*.mat")):
+            w = load_mat(mat)
+            assert w.config.name == arch
+            assert w.scales == (float(mat.stem[1:]),)
+            assert "sha256" in w.provenance
+            out = tmp_path / f"{sub}-{mat.stem}.safetensors"
+            save_weights(w, out)
+            back = load_weights(out)
+            assert back.config == w.config
+            n += 1
+    assert n == 8
