@@ -69,9 +69,10 @@ def _no_env_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def registry() -> Registry:
-    rows = [{"set": SET, "file": name, "size": size,
-             "sha256": hashlib.sha256(CONTENT[name]).hexdigest(), "repo": REPO,
-             "commit": COMMIT, "path": path} for name, (path, size) in FILES.items()]
+    rows: list[dict[str, str | int]] = [
+        {"set": SET, "file": name, "size": size, "sha256": hashlib.sha256(CONTENT[name]).hexdigest(),
+         "repo": REPO, "commit": COMMIT, "path": path}
+        for name, (path, size) in FILES.items()]
     return Registry.from_rows(rows, origin="test registry")
 
 
@@ -125,7 +126,8 @@ class FakeRepoServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.template = f"http://127.0.0.1:{self.port}/{{repo}}/{{commit}}/{{path}}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.02}, daemon=True)
 
     def requests_for(self, name: str) -> list[str | None]:
         """The Range headers of the requests for file ``name``, in order."""
@@ -144,10 +146,10 @@ def server() -> Iterator[FakeRepoServer]:
         srv.thread.join(timeout=5)
 
 
-def _fetch(server: FakeRepoServer, registry: Registry, root: Path, **kw: object) -> fetchmod.FetchResult:
-    opts: dict[str, object] = {"retries": 0, "backoff": 0.0, "timeout": 5.0}
-    opts.update(kw)
-    return fetch([SET], root, base_url=server.template, registry=registry, **opts)  # type: ignore[arg-type]
+def _fetch(server: FakeRepoServer, registry: Registry, root: Path, *, retries: int = 0,
+           progress: fetchmod.ProgressCallback | None = None) -> fetchmod.FetchResult:
+    return fetch([SET], root, base_url=server.template, registry=registry, retries=retries,
+                 backoff=0.0, timeout=5.0, progress=progress)
 
 
 def _assert_complete(root: Path, registry: Registry) -> None:
