@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
 import random
 import re
 import socket
@@ -495,13 +494,11 @@ def test_cli_unreachable_server_is_one_line(registry: Registry, tmp_path: Path,
 # The real data
 # ------------------------------------------------------------------------------------------
 
-REAL_ROOT = os.environ.get("SRCNN_DATA")
-
-
-@pytest.mark.skipif(not REAL_ROOT, reason="SRCNN_DATA is not set: no real data root to verify")
-def test_real_data_root_is_complete_and_intact(capsys: pytest.CaptureFixture[str]) -> None:
-    assert REAL_ROOT is not None
-    report = verify(REAL_ROOT)
+def test_real_data_root_is_complete_and_intact(data_root: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # ``data_root`` (tests/conftest.py) is $SRCNN_DATA; the test is skipped, with the reason
+    # shown by ``pytest -ra``, when it is not set.
+    report = verify(data_root)
     assert [s.name for s in report.sets] == list(STANDARD_SETS)
     for s in report.sets:
         assert (s.missing, s.corrupt, s.extra, s.partial) == ((), (), (), ()), s.name
@@ -510,7 +507,7 @@ def test_real_data_root_is_complete_and_intact(capsys: pytest.CaptureFixture[str
     assert report.ok
 
     # The shipped registry says what the manifest says (when the root has one).
-    manifest = Path(REAL_ROOT) / "MANIFEST.tsv"
+    manifest = data_root / "MANIFEST.tsv"
     if manifest.is_file():
         with manifest.open(newline="") as f:
             rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -519,7 +516,7 @@ def test_real_data_root_is_complete_and_intact(capsys: pytest.CaptureFixture[str
         got = {(e.set_name, e.file, e.sha256, e.source, e.path) for e in load_registry().files}
         assert got == expected
 
-    assert _cli("data", "verify") == 0
+    assert _cli("data", "verify") == 0  # the root from $SRCNN_DATA
     assert capsys.readouterr().out.rstrip().endswith("6 sets complete and intact")
 
 

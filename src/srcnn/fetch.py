@@ -587,6 +587,7 @@ class _Downloader:
         self.progress = progress
         self.total = total
         self.done = 0  # bytes of files finished (or given up on)
+        self.received = 0  # bytes received over the network for the current file
         self.user_agent = _user_agent()
 
     def _report(self, current_bytes: int, key: str) -> None:
@@ -598,13 +599,12 @@ class _Downloader:
         url = file_url(entry, self.base_url)
         part = target.with_name(target.name + PART_SUFFIX)
         attempt = 0
-        received = 0
+        self.received = 0
         clean_retry_done = False
         try:
             while True:
                 try:
-                    started_at, got = self._transfer(entry, url, part)
-                    received += got
+                    started_at = self._transfer(entry, url, part)
                 except _Transient as e:
                     if attempt >= self.retries:
                         raise self._give_up(entry, url, e, attempt + 1) from None
@@ -624,7 +624,7 @@ class _Downloader:
             except OSError as e:
                 raise DataError(f"cannot move {part} to {target}: {e.strerror or e}") from None
             _fsync_dir(target.parent)
-            return received
+            return self.received
         finally:
             self.done += entry.size
             self._report(0, entry.key)
@@ -632,6 +632,8 @@ class _Downloader:
     def _check_part(self, part: Path, entry: DataFile) -> str | None:
         try:
             size = part.stat().st_size
+            if size > entry.size:
+                return f"size mismatch: more than the expected {entry.size} bytes"
             if size != entry.size:
                 return f"size mismatch: got {size} bytes, expected {entry.size}"
             digest = _sha256(part)
@@ -651,10 +653,9 @@ class _Downloader:
         return DataError(f"download of {entry.key} from {url} failed: {e.reason} ({tries}); "
                          "run the same command again to resume it")
 
-    def _transfer(self, entry: DataFile, url: str, part: Path) -> tuple[int, int]:
+    def _transfer(self, entry: DataFile, url: str, part: Path) -> int:
         """One HTTP request into ``part``, resuming it when it has data. Returns the offset the
-        data started at and the bytes received. Raises :class:`_Transient` or
-        :class:`_Refused`."""
+        data started at. Raises :class:`_Transient` or :class:`_Refused`."""
         try:
             st = part.stat()
         except FileNotFoundError:
@@ -669,7 +670,7 @@ class _Downloader:
             _unlink(part)
             offset = 0
         if offset == entry.size:
-            return offset, 0  # complete already: the caller checks it
+            return offset  # complete already: the caller checks it
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
@@ -702,10 +703,11 @@ class _Downloader:
                 offset = 0  # the server ignored Range: start the file again
             else:
                 raise _Refused(f"unexpected HTTP status {status} for {url}")
-            return offset, self._copy(response, part, mode, offset, entry)
+            self._copy(response, part, mode, offset, entry)
+            return offset
 
     def _copy(self, response: _Readable, part: Path, mode: str, offset: int,
-              entry: DataFile) -> int:
+              entry: DataFile) -> None:
         count = offset
         try:
             with part.open(mode) as f:
@@ -719,6 +721,7 @@ class _Downloader:
                             break
                         f.write(chunk)
                         count += len(chunk)
+                        self.received += len(chunk)
                         self._report(min(count, entry.size), entry.key)
                         if count > entry.size:
                             break  # too long already: the size check will refuse it
@@ -729,7 +732,6 @@ class _Downloader:
             raise DataError(f"cannot write {part}: {e.strerror or e}") from None
         if count < entry.size:
             raise _Transient(f"connection closed after {count} of {entry.size} bytes")
-        return count - offset
 
 
 def fetch(names: Iterable[str], root: str | os.PathLike[str] | None = None, *,

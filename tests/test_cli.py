@@ -1,0 +1,203 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srcnn.cli import main
+from srcnn.weights import load_weights
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line_error(err: str, needle: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert "Traceback" not in err
+    assert any(needle in ln for ln in lines), err
+    assert len([ln for ln in lines if "error" in ln]) == 1, err
+
+
+@pytest.fixture()
+def lr_png(tmp_path: Path, photo: np.ndarray) -> Path:
+    p = tmp_path / "in" / "photo.png"
+    p.parent.mkdir()
+    Image.fromarray(photo).save(p)
+    return p
+
+
+def test_help_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    for cmd in ([], ["upscale"], ["evaluate"], ["convert"], ["info"], ["models"], ["data"]):
+        code, out, _ = _run(capsys, *cmd, "--help")
+        assert code == 0
+        assert "usage: srcnn" in out
+    code, out, _ = _run(capsys, "upscale", "--help")
+    for opt in ("--scale", "--weights", "--out-dir", "--tile", "--overwrite", "--recursive"):
+        assert opt in out
+
+
+def test_upscale_file(capsys: pytest.CaptureFixture[str], lr_png: Path, weights_file: Path,
+                      tmp_path: Path) -> None:
+    out = tmp_path / "big.png"
+    before = lr_png.read_bytes()
+    code, _, err = _run(capsys, "upscale", str(lr_png), "--scale", "3", "--weights", str(weights_file),
+                        "-o", str(out))
+    assert code == 0, err
+    with Image.open(out) as im:
+        assert im.size == (336, 288) and im.mode == "RGB"
+    assert lr_png.read_bytes() == before
+    # Refuses to overwrite without --overwrite, and leaves the file alone.
+    stamp = out.read_bytes()
+    code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(weights_file), "-o", str(out))
+    assert code == 1
+    _assert_one_line_error(err, "--overwrite")
+    assert out.read_bytes() == stamp
+    code, _, _ = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(weights_file), "-o", str(out),
+                      "--overwrite", "-q")
+    assert code == 0
+
+
+def test_upscale_folder_with_a_bad_file(capsys: pytest.CaptureFixture[str], lr_png: Path,
+                                        weights_file: Path, tmp_path: Path) -> None:
+    sub = lr_png.parent / "sub"
+    sub.mkdir()
+    Image.fromarray(np.zeros((10, 12), np.uint8)).save(sub / "gray.bmp")
+    (lr_png.parent / "fake.png").write_text("not an image")
+    outdir = tmp_path / "out"
+    code, _, err = _run(capsys, "upscale", str(lr_png.parent), "-r", "-s", "3", "-w", str(weights_file),
+                        "--out-dir", str(outdir))
+    assert code == 1
+    assert "done 2, skipped 0, failed 1" in err
+    assert (outdir / "photo.png").is_file()
+    with Image.open(outdir / "sub" / "gray.png") as im:
+        assert im.size == (36, 30) and im.mode == "L"
+    assert not (outdir / "fake.png").exists()
+    assert not [p for p in outdir.rglob("*") if p.name.endswith(".tmp")]
+    code, _, err = _run(capsys, "upscale", str(lr_png.parent), "-r", "-s", "3", "-w", str(weights_file),
+                        "--out-dir", str(outdir), "--skip-existing")
+    assert "skipped 2" in err
+
+
+@pytest.mark.parametrize("scale", ["0", "-2", "1", "nan", "inf", "17", "abc"])
+def test_bad_scale(capsys: pytest.CaptureFixture[str], lr_png: Path, weights_file: Path,
+                   tmp_path: Path, scale: str) -> None:
+    out = tmp_path / "o.png"
+    code, _, err = _run(capsys, "upscale", str(lr_png), "--scale", scale, "-w", str(weights_file),
+                        "-o", str(out))
+    assert code == 2
+    assert "Traceback" not in err and "scale" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda d: d / "missing.png", "no such file"),
+        (lambda d: _write(d / "text.png", b"hello"), "not an image"),
+        (lambda d: _write(d / "empty.png", b""), "empty file"),
+        (lambda d: _truncated(d / "trunc.png"), "truncated"),
+    ],
+)
+def test_bad_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path, weights_file: Path,
+                    make: object, needle: str) -> None:
+    src = make(tmp_path)  # type: ignore[operator]
+    out = tmp_path / "o.png"
+    code, _, err = _run(capsys, "upscale", str(src), "-s", "3", "-w", str(weights_file), "-o", str(out))
+    assert code == 1
+    _assert_one_line_error(err, needle)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".o.png*"))
+
+
+def _write(p: Path, data: bytes) -> Path:
+    p.write_bytes(data)
+    return p
+
+
+def _truncated(p: Path) -> Path:
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(p)
+    p.write_bytes(p.read_bytes()[:300])
+    return p
+
+
+def test_bad_weights_and_outputs(capsys: pytest.CaptureFixture[str], lr_png: Path, tmp_path: Path,
+                                 weights_file: Path) -> None:
+    out = tmp_path / "o.png"
+    code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", "nonsense-model", "-o", str(out))
+    assert code == 1
+    _assert_one_line_error(err, "unknown weights")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}garbage")
+    code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(bad), "-o", str(out))
+    assert code == 1 and "Traceback" not in err
+    # Unwritable output: the parent is a file, or a folder that does not exist.
+    for target in (lr_png / "x.png", tmp_path / "nope" / "x.png"):
+        code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(weights_file),
+                            "-o", str(target))
+        assert code == 1
+        _assert_one_line_error(err, "does not exist")
+    # Output equal to the input is refused, and the input is untouched.
+    before = lr_png.read_bytes()
+    code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(weights_file),
+                        "-o", str(lr_png), "--overwrite")
+    assert code == 1
+    _assert_one_line_error(err, "also an input")
+    assert lr_png.read_bytes() == before
+    # Unknown output type.
+    code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(weights_file),
+                        "-o", str(tmp_path / "o.xyz"))
+    assert code == 1
+    _assert_one_line_error(err, "unknown output image type")
+    assert not out.exists()
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "upscale")
+    assert code == 2 and "Traceback" not in err
+    code, _, err = _run(capsys, "frobnicate")
+    assert code == 2
+
+
+def test_info_and_models(capsys: pytest.CaptureFixture[str], weights_file: Path) -> None:
+    code, out, _ = _run(capsys, "info", str(weights_file))
+    assert code == 0
+    d = json.loads(out)
+    assert d["arch"] == "9-1-5" and d["parameters"] == 8129 and d["scales"] == [3.0]
+    code, out, _ = _run(capsys, "models")
+    assert code == 0
+
+
+def test_convert_and_evaluate_real(capsys: pytest.CaptureFixture[str], authors_dir: Path,
+                                   data_root: Path, tmp_path: Path) -> None:
+    mat = authors_dir / "9-1-5(91 images)" / "x3.mat"
+    st = tmp_path / "x3.safetensors"
+    code, out, err = _run(capsys, "convert", str(mat), "-o", str(st))
+    assert code == 0, err
+    w = load_weights(st)
+    assert w.config.name == "9-1-5" and w.scales == (3.0,)
+    js = tmp_path / "r.json"
+    code, out, err = _run(capsys, "evaluate", "-w", str(st), "--sets", "Set5", "--data-root",
+                          str(data_root), "--json", str(js), "-q")
+    assert code == 0, err
+    doc = json.loads(js.read_text())
+    mean = doc["sets"][0]["mean"]
+    assert mean["psnr_model"] == pytest.approx(32.39, abs=0.01)
+    assert mean["psnr_bicubic"] == pytest.approx(30.39, abs=0.01)
+    assert "32.39" in out and "30.39" in out
+    # The .mat file is accepted directly too, and gives the same numbers.
+    code, out2, _ = _run(capsys, "evaluate", "-w", str(mat), "--sets", "Set5", "--data-root",
+                         str(data_root), "-q", "--no-per-image")
+    assert code == 0 and "32.39" in out2
+
+
+def test_evaluate_missing_set(capsys: pytest.CaptureFixture[str], weights_file: Path,
+                              tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "evaluate", "-w", str(weights_file), "--sets", "Set5",
+                        "--data-root", str(tmp_path))
+    assert code == 1
+    _assert_one_line_error(err, str(tmp_path / "Set5"))
+    assert "srcnn data fetch Set5" in err
