@@ -60,6 +60,18 @@ def random_weights(arch: str = "9-1-5", seed: int = 0, scales: tuple[float, ...]
                    provenance="random test weights", name=f"random-{arch}")
 
 
+def identity_weights(scales: tuple[float, ...] = (2.0, 2.5, 3.0)) -> Weights:
+    """A 9-1-5 network that passes its (non-negative) input through unchanged."""
+    m = SRCNN(config_for("9-1-5"))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.zero_()
+        m.conv1.weight[0, 0, 4, 4] = 1.0
+        m.conv2.weight[0, 0, 0, 0] = 1.0
+        m.conv3.weight[0, 0, 2, 2] = 1.0
+    return Weights(config=m.config, state_dict=dict(m.state_dict()), scales=scales, name="identity")
+
+
 @pytest.fixture()
 def weights_file(tmp_path: Path) -> Path:
     p = tmp_path / "w.safetensors"

@@ -6,7 +6,9 @@ import pytest
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.weights import load_weights
+from srcnn.weights import load_weights, save_weights
+
+from .conftest import identity_weights
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -201,3 +203,37 @@ def test_evaluate_missing_set(capsys: pytest.CaptureFixture[str], weights_file: 
     assert code == 1
     _assert_one_line_error(err, str(tmp_path / "Set5"))
     assert "srcnn data fetch Set5" in err
+
+
+def test_exif_orientation_and_modes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                    photo: np.ndarray, weights_file: Path) -> None:
+    img = Image.fromarray(photo)  # 112 wide, 96 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    src = tmp_path / "rot.jpg"
+    img.save(src, exif=exif.tobytes(), quality=95)
+    out = tmp_path / "rot_x3.png"
+    code, stdout, err = _run(capsys, "upscale", str(src), "-s", "3", "-w", str(weights_file), "-o", str(out))
+    assert code == 0, err
+    assert "applied EXIF orientation 6" in stdout
+    with Image.open(out) as im:
+        assert im.size == (288, 336)  # upright: 96 x 112 -> x3
+    # Every common mode goes through the CLI and keeps its kind.
+    for mode, expect in [("L", "L"), ("LA", "LA"), ("RGBA", "RGBA"), ("P", "RGB")]:
+        p = tmp_path / f"m_{mode}.png"
+        img.convert(mode).save(p)
+        o = tmp_path / f"m_{mode}_x3.png"
+        assert main(["upscale", str(p), "-s", "3", "-w", str(weights_file), "-o", str(o), "-q"]) == 0
+        with Image.open(o) as im:
+            assert im.mode == expect and im.size == (336, 288)
+    # 16-bit grayscale keeps 16 bits (an identity network, so the values are meaningful).
+    ident = tmp_path / "ident.safetensors"
+    save_weights(identity_weights(), ident)
+    g16 = (photo[:, :, 1].astype(np.uint16) * 257)
+    p16 = tmp_path / "g16.png"
+    Image.fromarray(g16).save(p16)
+    o16 = tmp_path / "g16_x3.png"
+    assert main(["upscale", str(p16), "-s", "3", "-w", str(ident), "-o", str(o16), "-q"]) == 0
+    with Image.open(o16) as im:
+        assert im.mode.startswith("I") and im.size == (336, 288)
+        assert np.asarray(im).max() > 255

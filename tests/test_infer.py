@@ -5,23 +5,9 @@ from PIL import Image
 
 from srcnn.errors import ConfigError, WeightsError
 from srcnn.infer import check_scale, output_size_for, run_model, upscale
-from srcnn.model import SRCNN, config_for
 from srcnn.resize import imresize
-from srcnn.weights import Weights
 
-from .conftest import random_weights
-
-
-def identity_weights(scales: tuple[float, ...] = (2.0, 2.5, 3.0)) -> Weights:
-    """A 9-1-5 network that passes its (non-negative) input through unchanged."""
-    m = SRCNN(config_for("9-1-5"))
-    with torch.no_grad():
-        for p in m.parameters():
-            p.zero_()
-        m.conv1.weight[0, 0, 4, 4] = 1.0
-        m.conv2.weight[0, 0, 0, 0] = 1.0
-        m.conv3.weight[0, 0, 2, 2] = 1.0
-    return Weights(config=m.config, state_dict=dict(m.state_dict()), scales=scales, name="identity")
+from .conftest import identity_weights, random_weights
 
 
 @pytest.mark.parametrize("tile", [5, 16, 37, 64])

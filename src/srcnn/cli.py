@@ -121,6 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the shipped pretrained models")
 
+    tr = sub.add_parser("train", help="train SRCNN on folders of high-resolution images",
+                        description="Train on 33x33 sub-images (stride 14) cut from the Y channel "
+                        "of HR images, as the paper does. Writes checkpoint.pt, metrics.csv, "
+                        "best.safetensors and last.safetensors into --out; --resume goes on "
+                        "where the checkpoint stopped; Ctrl-C saves a checkpoint first.")
+    tr.add_argument("--arch", default="9-1-5", choices=["9-1-5", "9-3-5", "9-5-5"],
+                    help="filter sizes f1-f2-f3 (default 9-1-5)")
+    tr.add_argument("-s", "--scale", type=_float, action="append", dest="scales",
+                    help="scale factor k; repeat for a multi-scale set (default 3)")
+    tr.add_argument("--train-set", action="append", dest="train_sets", metavar="NAME_OR_DIR",
+                    help="training set name in the data root or a folder; repeatable (default T91)")
+    tr.add_argument("--val-set", default="Set5",
+                    help="set to monitor PSNR on (default Set5; never used to pick shipped weights)")
+    tr.add_argument("--data-root", default=None, help="data root (default: $SRCNN_DATA, else "
+                    "~/.local/share/srcnn/data)")
+    tr.add_argument("--recipe", default="fast", choices=["paper", "fast"],
+                    help="paper: SGD+momentum, per-layer lr 1e-4/1e-4/1e-5; fast: Adam + cosine")
+    tr.add_argument("--out", default="runs/srcnn", help="run folder (default runs/srcnn)")
+    tr.add_argument("--max-steps", type=_positive_int, default=100_000,
+                    help="stop after this many optimiser steps (default 100000)")
+    tr.add_argument("--max-minutes", type=_float, default=None, help="stop after this wall time")
+    tr.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch (default 128)")
+    tr.add_argument("--lr", type=_float, default=None, help="base learning rate (recipe default)")
+    tr.add_argument("--eval-every", type=_positive_int, default=1000,
+                    help="validate and log every N steps (default 1000)")
+    tr.add_argument("--ckpt-every", type=_positive_int, default=1000,
+                    help="checkpoint every N steps (default 1000)")
+    tr.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    tr.add_argument("--seed", type=_positive_int, default=0, help="random seed (default 0)")
+    tr.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+    tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     try:
         from .cli_data import add_data_parser
     except ImportError:  # pragma: no cover - cli_data is part of the package
@@ -338,7 +370,45 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return EXIT_OK if not failed else EXIT_FAIL
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(arch=args.arch, scales=tuple(args.scales or [3.0]),
+                      train_sets=tuple(args.train_sets or ["T91"]), val_set=args.val_set,
+                      data_root=args.data_root, recipe=args.recipe, out=args.out,
+                      max_steps=args.max_steps, max_minutes=args.max_minutes,
+                      batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+                      ckpt_every=args.ckpt_every, seed=args.seed, device=args.device)
+    for s in cfg.scales:
+        from .infer import check_scale
+
+        check_scale(s)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.max_steps, desc="train", unit="step", file=sys.stderr,
+                   dynamic_ncols=True)
+
+    def progress(step: int, loss: float, val: float | None) -> None:
+        if bar is not None:
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.2e}", val_psnr="-" if val is None else f"{val:.2f}",
+                            refresh=False)
+            bar.refresh()
+
+    try:
+        res = train(cfg, resume=args.resume, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"stopped at step {res['step']}; best val PSNR {res['best_val_psnr']:.2f} dB; "
+          f"files in {res['out']}")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "train": cmd_train,
     "upscale": cmd_upscale,
     "evaluate": cmd_evaluate,
     "convert": cmd_convert,
