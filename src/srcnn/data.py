@@ -1,47 +1,66 @@
-"""Training data: the paper's sub-images from folders of high-resolution images.
+"""Training data: (bicubic, ground truth) pairs from folders of HR images, and sub-images of them.
 
-For each HR image: Y channel (Matlab ``rgb2ycbcr``; grayscale as is), modcrop by the scale, ``/255``
-as float, Matlab-bicubic down by 1/k and up by k (no rounding), then 33x33 sub-images taken with
-stride 14 from the bicubic image, each paired with the label the network's valid output covers:
-the centre ``(33 - s) x (33 - s)`` of the ground truth, ``s = f1 + f2 + f3 - 3`` (21x21 for 9-1-5).
+For each HR image (and each extra downscaled copy of it, e.g. 0.9 ... 0.6, made with Matlab
+bicubic): the channels (Y of Matlab ``rgb2ycbcr`` by default, grayscale as is; or RGB / YCbCr
+for 3-channel models), modcrop by the scale, ``/255`` as float, Matlab-bicubic down by 1/k and up
+by k (no rounding), giving a pair (bicubic input, ground truth) of the same size.
 
-The arrays are built once and cached (``$XDG_CACHE_HOME/srcnn`` or ``~/.cache/srcnn``), keyed by
-every parameter and by the names and sizes of the source files; a data root is never written to.
+Sub-images are then cut from the pairs: the paper's grid (33x33 with stride 14, each with the label
+the network's valid output covers, the centre ``33 - s`` square, ``s = f1 + f2 + f3 - 3``: 21x21 for
+9-1-5), or random crops of any size. The pairs are built once and cached in
+``$XDG_CACHE_HOME/srcnn`` (``~/.cache/srcnn``), keyed by every parameter and by the names and sizes
+of the source files; nothing is written into a data root.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .color import rgb_to_ycbcr
 from .datasets import list_images, resolve_set
-from .errors import DataError, ImageReadError
+from .errors import ConfigError, DataError, ImageReadError
 from .evaluate import load_ground_truth, scale_modulo
 from .fileio import atomic_write_bytes
-from .metrics import modcrop
 from .resize import imresize
+
+CHANNEL_MODES = ("y", "rgb", "ycbcr")
 
 
 @dataclass(frozen=True)
-class SubImageConfig:
-    """How sub-images are cut. ``shrink`` = f1 + f2 + f3 - 3 of the architecture (12 for 9-1-5)."""
+class PairConfig:
+    """Which (bicubic, ground-truth) pairs to build."""
 
     sets: tuple[str, ...] = ("T91",)
     scales: tuple[float, ...] = (3.0,)
-    size: int = 33
-    stride: int = 14
-    shrink: int = 12
+    channels: str = "y"
+    downscales: tuple[float, ...] = ()
 
-    @property
-    def label_size(self) -> int:
-        return self.size - self.shrink
+    def __post_init__(self) -> None:
+        if self.channels not in CHANNEL_MODES:
+            raise ConfigError(f"channels must be one of {CHANNEL_MODES}, got {self.channels!r}")
+        for d in self.downscales:
+            if not 0.1 <= d < 1:
+                raise ConfigError(f"downscale factors must be in [0.1, 1), got {d}")
+
+
+@dataclass
+class Pair:
+    """One training pair: ``bicubic`` and ``gt`` float32 ``(C, H, W)`` in [0, 1], and its scale."""
+
+    bicubic: np.ndarray
+    gt: np.ndarray
+    scale: float
+    name: str
 
 
 def cache_dir() -> Path:
@@ -49,74 +68,152 @@ def cache_dir() -> Path:
     return Path(base) / "srcnn"
 
 
-def _key(cfg: SubImageConfig, files: list[Path]) -> str:
+def _planes(gt: np.ndarray, channels: str) -> np.ndarray:
+    """uint8 HR image -> float32 (C, H, W) on the [0, 255] scale, as the model's channels."""
+    from .color import y_uint8
+
+    if channels == "y":
+        return y_uint8(gt).astype(np.float32)[None]
+    rgb = gt if gt.ndim == 3 else np.repeat(gt[:, :, None], 3, axis=2)
+    planes = rgb.transpose(2, 0, 1).astype(np.float32)
+    if channels == "ycbcr":
+        planes = (rgb_to_ycbcr(torch.from_numpy(planes / 255.0)) * 255.0).numpy()
+    return planes
+
+
+def make_pair(gt: np.ndarray, scale: float, channels: str = "y", name: str = "") -> Pair:
+    """The pair of one uint8 HR image, following the evaluation protocol."""
+    planes = _planes(gt, channels)
+    mod = scale_modulo(scale)
+    planes = planes[:, : planes.shape[1] - planes.shape[1] % mod, : planes.shape[2] - planes.shape[2] % mod]
+    if planes.shape[1] < mod or planes.shape[2] < mod:
+        raise DataError(f"{name}: image too small for scale {scale}")
+    if channels == "y":  # the Y plane is uint8-rounded, as rgb2ycbcr gives it
+        planes = np.floor(planes + 0.5)
+    x = torch.from_numpy(np.ascontiguousarray(planes) / 255.0)
+    bic = imresize(imresize(x, scale=1.0 / scale), size=(x.shape[1], x.shape[2]))
+    return Pair(bic.numpy().astype(np.float32), x.numpy().astype(np.float32), float(scale), name)
+
+
+def _key(cfg: PairConfig, files: list[Path]) -> str:
     h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
+    h.update(b"pairs-v1\n")
     for f in files:
-        h.update(f"{f.name}:{f.stat().st_size}\n".encode())
+        h.update(f"{f.parent.name}/{f.name}:{f.stat().st_size}\n".encode())
     return h.hexdigest()[:20]
 
 
-def subimages_of(gt: np.ndarray, scale: float, cfg: SubImageConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs (n, size, size), labels (n, label, label)) float32 in [0, 1] from one uint8 HR image."""
-    from .color import y_uint8
-
-    y = modcrop(y_uint8(gt), scale_modulo(scale))
-    x = torch.from_numpy(y.astype(np.float32) / 255.0)
-    bic = imresize(imresize(x, scale=1.0 / scale), size=(y.shape[0], y.shape[1])).numpy()
-    gtf = y.astype(np.float32) / 255.0
-    s, st, pad = cfg.size, cfg.stride, cfg.shrink // 2
-    ins, labs = [], []
-    for r in range(0, y.shape[0] - s + 1, st):
-        for c in range(0, y.shape[1] - s + 1, st):
-            ins.append(bic[r:r + s, c:c + s])
-            labs.append(gtf[r + pad:r + s - pad, c + pad:c + s - pad])
-    if not ins:
-        return np.zeros((0, s, s), np.float32), np.zeros((0, s - 2 * pad, s - 2 * pad), np.float32)
-    return np.stack(ins), np.stack(labs)
-
-
-def build_subimages(cfg: SubImageConfig, data_root: str | None = None, *,
-                    use_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """All sub-images of ``cfg`` as ``(N, 1, size, size)`` and ``(N, 1, label, label)`` float32.
-
-    Returns also the names of unreadable files that were skipped.
-    """
+def training_files(sets: tuple[str, ...], data_root: str | None) -> list[Path]:
     files: list[Path] = []
-    for s in cfg.sets:
-        files.extend(list_images(resolve_set(s, data_root)))
-    if not files:
-        raise DataError(f"no training images in {', '.join(cfg.sets)}")
-    path = cache_dir() / f"subimages-{_key(cfg, files)}.npz"
+    for s in sets:
+        folder = resolve_set(s, data_root)
+        found = list_images(folder)
+        if not found:
+            raise DataError(f"training set {s!r} has no images in {folder}")
+        files.extend(found)
+    return files
+
+
+def build_pairs(cfg: PairConfig, data_root: str | None = None, *, strict: bool = False,
+                use_cache: bool = True,
+                on_skip: Callable[[Path, str], None] | None = None) -> list[Pair]:
+    """All pairs of ``cfg``. Unreadable images are skipped (reported through ``on_skip``), or
+    raise with ``strict``. Cached on disk; an empty result is an error."""
+    files = training_files(cfg.sets, data_root)
+    path = cache_dir() / f"pairs-{_key(cfg, files)}.npz"
     if use_cache and path.is_file():
         try:
-            with np.load(path) as z:
-                return torch.from_numpy(z["inputs"]), torch.from_numpy(z["labels"]), list(z["skipped"])
+            return _load_cache(path)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt
-    ins, labs, skipped = [], [], []
+    pairs: list[Pair] = []
     for f in files:
         try:
             gt = load_ground_truth(f)
-        except ImageReadError:
-            skipped.append(f.name)
+        except ImageReadError as e:
+            if strict:
+                raise
+            if on_skip:
+                on_skip(f, str(e))
             continue
-        for k in cfg.scales:
-            a, b = subimages_of(gt, k, cfg)
-            ins.append(a)
-            labs.append(b)
-    if not ins or sum(len(a) for a in ins) == 0:
-        raise DataError(f"no sub-images could be cut from {', '.join(cfg.sets)}")
-    inputs = np.concatenate(ins)[:, None]
-    labels = np.concatenate(labs)[:, None]
+        copies = [gt] + [_downscaled(gt, d) for d in cfg.downscales]
+        for i, img in enumerate(copies):
+            for k in cfg.scales:
+                try:
+                    pairs.append(make_pair(img, k, cfg.channels, f"{f.name}#{i}@x{k:g}"))
+                except DataError as e:
+                    if on_skip:
+                        on_skip(f, str(e))
+    if not pairs:
+        raise DataError(f"no usable training images in {', '.join(cfg.sets)}")
     if use_cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            buf = io.BytesIO()
-            np.savez(buf, inputs=inputs, labels=labels, skipped=np.array(skipped, dtype=str))
-            atomic_write_bytes(path, buf.getvalue(), overwrite=True)
-        except Exception:
-            pass
-    return torch.from_numpy(inputs), torch.from_numpy(labels), skipped
+        with contextlib.suppress(Exception):
+            _save_cache(path, pairs)
+    return pairs
+
+
+def _downscaled(gt: np.ndarray, factor: float) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(gt, dtype=np.float32))
+    x = x[None] if x.ndim == 2 else x.permute(2, 0, 1)
+    y = imresize(x, scale=factor).clamp(0, 255)
+    out = np.floor(y.numpy() + 0.5).astype(np.uint8)
+    return out[0] if gt.ndim == 2 else out.transpose(1, 2, 0)
+
+
+def _save_cache(path: Path, pairs: list[Pair]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    arrays: dict[str, np.ndarray] = {
+        "meta": np.array(json.dumps([[p.scale, p.name] for p in pairs])),
+    }
+    for i, p in enumerate(pairs):
+        arrays[f"b{i}"] = p.bicubic
+        arrays[f"g{i}"] = p.gt
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+
+
+def _load_cache(path: Path) -> list[Pair]:
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        return [Pair(z[f"b{i}"], z[f"g{i}"], float(s), n) for i, (s, n) in enumerate(meta)]
+
+
+# ----------------------------------------------------------------------------------- sub-images
+def grid_positions(pairs: list[Pair], size: int = 33, stride: int = 14) -> np.ndarray:
+    """``(N, 3)`` int64 rows (pair index, top, left) of the paper's sub-image grid."""
+    rows = []
+    for i, p in enumerate(pairs):
+        h, w = p.gt.shape[1:]
+        for r in range(0, h - size + 1, stride):
+            for c in range(0, w - size + 1, stride):
+                rows.append((i, r, c))
+    if not rows:
+        raise DataError(f"no training image is at least {size}x{size} pixels")
+    return np.array(rows, dtype=np.int64)
+
+
+def random_positions(pairs: list[Pair], n: int, size: int, g: torch.Generator) -> np.ndarray:
+    """``n`` random (pair, top, left) rows, images drawn in proportion to their area."""
+    areas = torch.tensor([max(0, p.gt.shape[1] - size + 1) * max(0, p.gt.shape[2] - size + 1)
+                          for p in pairs], dtype=torch.float64)
+    if float(areas.sum()) == 0:
+        raise DataError(f"no training image is at least {size}x{size} pixels")
+    idx = torch.multinomial(areas, n, replacement=True, generator=g)
+    u = torch.rand(n, 2, generator=g, dtype=torch.float64)
+    out = np.empty((n, 3), dtype=np.int64)
+    for j, i in enumerate(idx.tolist()):
+        h, w = pairs[i].gt.shape[1:]
+        out[j] = (i, int(u[j, 0] * (h - size + 1)), int(u[j, 1] * (w - size + 1)))
+    return out
+
+
+def gather(pairs: list[Pair], pos: np.ndarray, size: int, label_crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``(n, C, size, size)`` and labels ``(n, C, size - 2 c, size - 2 c)`` (c = label_crop)."""
+    s, c = size, label_crop
+    xs = np.stack([pairs[i].bicubic[:, r:r + s, q:q + s] for i, r, q in pos])
+    ys = np.stack([pairs[i].gt[:, r + c:r + s - c, q + c:q + s - c] for i, r, q in pos])
+    return torch.from_numpy(xs), torch.from_numpy(ys)
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:

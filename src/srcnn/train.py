@@ -1,19 +1,24 @@
-"""Training SRCNN: the paper's recipe and a fast one, step-based, checkpointed and resumable.
+"""Training SRCNN: the paper's recipe and a fast one; step-based, checkpointed, resumable, DDP.
 
 Recipes
 -------
-``paper``: valid convolutions on 33x33 sub-images, Gaussian init (std 0.001), zero biases, SGD
-with momentum 0.9, learning rates 1e-4 (layers 1, 2) and 1e-5 (layer 3), biases x0.1 as in the
-released Caffe solver, batch 128, loss as Caffe's Euclidean loss (sum / 2N).
+``paper``: the paper's grid of 33x33 sub-images (stride 14) in shuffled epochs, valid convolutions,
+Gaussian init (std 0.001) and zero biases, SGD with momentum 0.9, learning rates 1e-4 (layers 1
+and 2) and 1e-5 (layer 3), biases x0.1 (the released Caffe solver's ``lr_mult``), batch 128, and the
+loss of Caffe's EuclideanLoss (sum / 2N), so that step sizes mean what the paper's mean.
 
-``fast``: the same data and network, Adam (lr 1e-3 for layers 1-2, 1e-4 for layer 3, cosine
-decay to 1% of it), MSE loss, random flips/rotations of each batch, PyTorch's default init.
-Adam reaches in minutes what SGD at 1e-4 needs days for (measured: see the closing notes of the
-training issue).
+``fast``: the same network and data, Adam (lr 1e-3 for layers 1-2, 1e-4 for layer 3, cosine decay
+to 1 % over the run), mean-squared error, random crops with random flips/rotations. Choices and
+measurements: see ``TrainConfig`` defaults and the README.
 
-A checkpoint (``checkpoint.pt``) holds model, optimiser, step, RNG state and config as plain
-tensors and builtins, written atomically, loadable with ``torch.load(weights_only=True)``. The data
-order is a function of (seed, epoch), so a resumed run sees the same batches as an unbroken one.
+Files in the run folder (written by rank 0 only, each atomically): ``checkpoint.pt`` (model,
+optimiser, step, RNG state, elapsed time, config: plain tensors and builtins, loadable with
+``torch.load(weights_only=True)``), ``metrics.csv``, ``best.safetensors`` (best monitoring PSNR) and
+``last.safetensors``, and TensorBoard events when tensorboard is installed.
+
+The batch drawn at step ``t`` is a pure function of (seed, t), so a resumed run sees exactly the
+batches an unbroken one would, and under ``torchrun`` the global batch is split between ranks:
+``--batch-size`` is the *effective* (global) batch whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -21,57 +26,109 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import SubImageConfig, build_subimages, dihedral
+from .data import CHANNEL_MODES, Pair, PairConfig, build_pairs, dihedral, gather, grid_positions, random_positions
 from .datasets import list_images, resolve_set
 from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
-from .model import SRCNN, config_for
+from .model import SRCNN, SRCNNConfig, config_for
 from .weights import Weights, save_weights
 
 RECIPES = ("paper", "fast")
+CKPT_VERSION = 1
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Everything a run depends on; saved in its checkpoint."""
+
     arch: str = "9-1-5"
+    channels: str = "y"
     scales: tuple[float, ...] = (3.0,)
     train_sets: tuple[str, ...] = ("T91",)
     val_set: str = "Set5"
     data_root: str | None = None
     recipe: str = "fast"
-    batch_size: int = 128
-    max_steps: int = 100_000
+    out: str = "runs/srcnn"
+    max_steps: int | None = None
+    epochs: float | None = None
     max_minutes: float | None = None
-    eval_every: int = 1000
-    ckpt_every: int = 1000
+    batch_size: int | None = None
+    lr: float | None = None
+    size: int | None = None
+    stride: int = 14
+    augment: bool | None = None
+    downscales: tuple[float, ...] = ()
+    train_padding: str = "valid"
+    init: str | None = None
+    eval_every: int = 500
+    ckpt_every: int = 250
     seed: int = 0
     device: str = "cpu"
-    stride: int = 14
-    size: int = 33
-    lr: float | None = None
-    out: str = "runs/srcnn"
-    tags: dict[str, str] = field(default_factory=dict)
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
             raise ConfigError(f"recipe must be one of {RECIPES}, got {self.recipe!r}")
+        if self.channels not in CHANNEL_MODES:
+            raise ConfigError(f"channels must be one of {CHANNEL_MODES}, got {self.channels!r}")
+        if self.train_padding not in ("valid", "replicate", "zeros"):
+            raise ConfigError(f"train padding must be valid, replicate or zeros, got {self.train_padding!r}")
+        if self.init not in (None, "paper", "default", "identity"):
+            raise ConfigError(f"init must be paper, default or identity, got {self.init!r}")
         config_for(self.arch)
-        if self.batch_size < 1 or self.max_steps < 1:
-            raise ConfigError("batch size and max steps must be positive")
+        for name in ("batch_size", "max_steps", "size", "eval_every", "ckpt_every", "stride"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be positive, got {v}")
+        if not self.scales:
+            raise ConfigError("give at least one scale")
+
+    # Recipe defaults, resolved here so the checkpoint records the values actually used.
+    @property
+    def batch(self) -> int:
+        return self.batch_size or 128
+
+    @property
+    def patch(self) -> int:
+        return self.size or 33
+
+    @property
+    def init_scheme(self) -> str:
+        return self.init or ("paper" if self.recipe == "paper" else "identity")
+
+    @property
+    def use_augment(self) -> bool:
+        return self.augment if self.augment is not None else self.recipe == "fast"
+
+    @property
+    def model_config(self) -> SRCNNConfig:
+        return config_for(self.arch, channels=1 if self.channels == "y" else 3,
+                          padding=self.train_padding)  # type: ignore[arg-type]
+
+    @property
+    def label_crop(self) -> int:
+        return self.model_config.radius if self.train_padding == "valid" else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
 
-def _init_paper(model: SRCNN) -> None:
+# ------------------------------------------------------------------------------- optimisation
+def init_paper(model: SRCNN) -> None:
+    """The paper's initialisation: weights ~ N(0, 0.001^2), biases 0."""
     with torch.no_grad():
         for conv in (model.conv1, model.conv2, model.conv3):
             conv.weight.normal_(0.0, 1e-3)
@@ -79,29 +136,52 @@ def _init_paper(model: SRCNN) -> None:
                 conv.bias.zero_()
 
 
+def init_identity(model: SRCNN) -> None:
+    """Start from the identity map: the network's first output is its (bicubic) input.
+
+    Filter 0 of each layer passes the input through (a centred delta; ReLU keeps the
+    non-negative image), the other filters keep PyTorch's default init, and the reconstruction
+    weights of the other channels start at zero. Training then only has to learn the detail that
+    bicubic misses, instead of first rediscovering the image (tens of thousands of steps for the
+    paper's init): measured, see README "Training".
+    """
+    c = model.config
+    with torch.no_grad():
+        for conv in (model.conv1, model.conv2, model.conv3):
+            if conv.bias is not None:
+                conv.bias.zero_()
+        for ch in range(c.channels):
+            model.conv1.weight[ch].zero_()
+            model.conv1.weight[ch, ch, c.f1 // 2, c.f1 // 2] = 1.0
+        model.conv2.weight[: c.channels].zero_()
+        model.conv3.weight.zero_()
+        for ch in range(c.channels):
+            model.conv2.weight[ch, ch, c.f2 // 2, c.f2 // 2] = 1.0
+            model.conv3.weight[ch, ch, c.f3 // 2, c.f3 // 2] = 1.0
+
+
 def make_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.recipe == "paper":
         base = cfg.lr or 1e-4
-        groups = []
+        groups: list[dict[str, Any]] = []
         for conv, lr in ((model.conv1, base), (model.conv2, base), (model.conv3, base / 10)):
             groups.append({"params": [conv.weight], "lr": lr, "base_lr": lr})
             groups.append({"params": [conv.bias], "lr": lr * 0.1, "base_lr": lr * 0.1})
         return torch.optim.SGD(groups, momentum=0.9)
     base = cfg.lr or 1e-3
     groups = [
-        {"params": list(model.conv1.parameters()) + list(model.conv2.parameters()),
-         "lr": base, "base_lr": base},
+        {"params": [*model.conv1.parameters(), *model.conv2.parameters()], "lr": base, "base_lr": base},
         {"params": list(model.conv3.parameters()), "lr": base / 10, "base_lr": base / 10},
     ]
     return torch.optim.Adam(groups)
 
 
-def _set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, step: int) -> None:
+def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
+    """Learning-rate multiplier at ``step``: constant for ``paper``, cosine to 1 % for ``fast``."""
     if cfg.recipe == "paper":
-        return
-    f = 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step, cfg.max_steps) / cfg.max_steps))
-    for g in opt.param_groups:
-        g["lr"] = g["base_lr"] * f
+        return 1.0
+    t = min(step, total) / max(1, total)
+    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def loss_fn(out: torch.Tensor, label: torch.Tensor, recipe: str) -> torch.Tensor:
@@ -110,107 +190,252 @@ def loss_fn(out: torch.Tensor, label: torch.Tensor, recipe: str) -> torch.Tensor
     return F.mse_loss(out, label)
 
 
+# --------------------------------------------------------------------------------------- data
+class Batches:
+    """The batch of step ``t`` as a pure function of (seed, t): resumable and shardable."""
+
+    def __init__(self, pairs: list[Pair], cfg: TrainConfig) -> None:
+        self.pairs, self.cfg = pairs, cfg
+        self.grid = grid_positions(pairs, cfg.patch, cfg.stride) if cfg.recipe == "paper" else None
+        self.n = len(self.grid) if self.grid is not None else int(
+            sum(len(range(0, p.gt.shape[1] - cfg.patch + 1, cfg.stride))
+                * len(range(0, p.gt.shape[2] - cfg.patch + 1, cfg.stride)) for p in pairs))
+        self.steps_per_epoch = max(1, self.n // cfg.batch)
+
+    def global_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
+        if self.grid is not None:
+            epoch, pos = divmod(step, self.steps_per_epoch)
+            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+            perm = torch.randperm(self.n, generator=g)[pos * cfg.batch:(pos + 1) * cfg.batch]
+            rows = self.grid[perm.numpy()]
+        else:
+            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 7 * step + 1)
+            rows = random_positions(self.pairs, cfg.batch, cfg.patch, g)
+        x, y = gather(self.pairs, rows, cfg.patch, cfg.label_crop)
+        if cfg.use_augment:
+            k = int(torch.randint(0, 8, (1,), generator=torch.Generator().manual_seed(
+                cfg.seed * 7919 + step)))
+            x, y = dihedral(x, k), dihedral(y, k)
+        return x, y
+
+    def batch(self, step: int, rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.global_batch(step)
+        return x[rank::world].contiguous(), y[rank::world].contiguous()
+
+
+# ----------------------------------------------------------------------------------- the loop
+def _dist() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def setup_distributed(device: str) -> tuple[int, int, str]:
+    """Initialise the process group when run under torchrun; returns (rank, world, device)."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
+        return 0, 1, device
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") and torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = f"cuda:{local}"
+        torch.cuda.set_device(local)
+    return rank, world, device
+
+
 @torch.no_grad()
-def validate(model: SRCNN, images: list[np.ndarray], scale: float) -> tuple[float, float]:
+def validate(model: SRCNN, images: list[np.ndarray], scale: float, channels: str, device: str) -> tuple[float, float]:
     """Mean Y-PSNR (model, bicubic) on ground-truth images, the papers' protocol."""
-    same = SRCNN(model.config.with_padding("replicate"))
+    same = SRCNN(model.config.with_padding("replicate")).to(device)
     same.load_state_dict(model.state_dict())
     same.eval()
-    rs = [evaluate_image(g, scale, same) for g in images]
-    return float(np.mean([r["psnr_model"] for r in rs])), float(np.mean([r["psnr_bicubic"] for r in rs]))
+    rs = [evaluate_image(g, scale, same, channels, device=device) for g in images]
+    return (float(np.mean([r["psnr_model"] for r in rs])),
+            float(np.mean([r["psnr_bicubic"] for r in rs])))
 
 
-def _save_ckpt(path: Path, state: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``: a pickle that would run code is refused."""
+    from .errors import WeightsError
+
+    try:
+        ck = torch.load(path, weights_only=True, map_location=map_location)
+    except Exception as e:  # UnpicklingError for anything that is not plain data
+        raise WeightsError(f"{path}: not a loadable srcnn checkpoint ({str(e).splitlines()[0]})") from None
+    if not isinstance(ck, dict) or ck.get("version") != CKPT_VERSION:
+        raise WeightsError(f"{path}: not an srcnn checkpoint (version {CKPT_VERSION})")
+    return ck
 
 
 def train(cfg: TrainConfig, *, resume: bool = False,
-          progress: Callable[[int, float, float | None], None] | None = None) -> dict[str, Any]:
-    """Train until ``max_steps`` or ``max_minutes``. Writes checkpoint, metrics.csv, best/last
-    weights into ``cfg.out``. ``progress(step, loss, last_val_psnr)`` is called every step."""
+          progress: Callable[[dict[str, Any]], None] | None = None,
+          log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train until ``max_steps`` / ``epochs`` / ``max_minutes``; see the module docstring."""
+    rank, world, device = setup_distributed(cfg.device)
+    if cfg.batch % world:
+        raise ConfigError(f"batch size {cfg.batch} must be divisible by the {world} processes")
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
-    arch_cfg = config_for(cfg.arch, padding="valid")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = SRCNN(arch_cfg)
-    if cfg.recipe == "paper":
-        _init_paper(model)
-    model.to(cfg.device)
+    model = SRCNN(cfg.model_config)
+    if cfg.init_scheme == "paper":
+        init_paper(model)
+    elif cfg.init_scheme == "identity":
+        init_identity(model)
+    model.to(device)
     opt = make_optimizer(model, cfg)
-    step, best = 0, -math.inf
-    if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, weights_only=True, map_location=cfg.device)
+    step, best, elapsed0 = 0, -math.inf, 0.0
+    if resume:
+        if not ckpt_path.is_file():
+            raise ConfigError(f"--resume: no checkpoint in {out}")
+        ck = load_checkpoint(ckpt_path, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
-        step, best = int(ck["step"]), float(ck["best"])
-    sub = SubImageConfig(sets=cfg.train_sets, scales=cfg.scales, size=cfg.size, stride=cfg.stride,
-                         shrink=arch_cfg.shrink)
-    inputs, labels, _skipped = build_subimages(sub, cfg.data_root)
-    n = inputs.shape[0]
+        step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
+        torch.set_rng_state(ck["rng"])
+    elif rank == 0 and ckpt_path.exists():
+        raise ConfigError(f"{out} already holds a run; pass --resume to go on, or choose another --out")
+    pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
+                        cfg.data_root, strict=cfg.strict,
+                        on_skip=(lambda f, why: log(f"skipped {why}")) if log and rank == 0 else None)
+    batches = Batches(pairs, cfg)
+    if cfg.max_steps is not None:
+        total = cfg.max_steps
+    elif cfg.epochs is not None:
+        total = max(1, round(cfg.epochs * batches.steps_per_epoch))
+    else:
+        total = 1_000_000_000 if cfg.max_minutes is not None else 10 * batches.steps_per_epoch
     val_imgs = [load_ground_truth(f) for f in list_images(resolve_set(cfg.val_set, cfg.data_root))]
-    metrics = out / "metrics.csv"
-    new_file = not metrics.exists() or not resume
-    mf = open(metrics, "w" if new_file else "a", newline="")  # noqa: SIM115 - closed in finally
-    writer = csv.writer(mf)
-    if new_file:
-        writer.writerow(["step", "backprops", "loss", "val_psnr", "val_bicubic", "wall_s"])
-    t0, last_val = time.time(), None
-    steps_per_epoch = max(1, n // cfg.batch_size)
-    loss_acc, loss_n = 0.0, 0
+    ddp: torch.nn.Module = model
+    if world > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+    writer = _MetricsWriter(out / "metrics.csv", append=resume) if rank == 0 else None
+    tb = _tensorboard(out) if rank == 0 else None
+    t_start = time.time()
+    last_val: float | None = None
+    loss_sum, loss_n = 0.0, 0
+    interrupted = False
 
-    def save(final: bool = False) -> None:
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                 "best": best, "config": {k: (list(v) if isinstance(v, tuple) else v)
-                                          for k, v in asdict(cfg).items() if k != "tags"}}
-        _save_ckpt(ckpt_path, state)
-        w = Weights(config=arch_cfg.with_padding("replicate"), state_dict=model.state_dict(),
-                    scales=cfg.scales, provenance=f"srcnn train recipe={cfg.recipe} step={step} "
-                    f"sets={','.join(cfg.train_sets)}", name=f"{out.name}-last")
-        save_weights(w, out / "last.safetensors", overwrite=True)
+    def elapsed() -> float:
+        return elapsed0 + time.time() - t_start
+
+    def save() -> None:
+        if rank != 0:
+            return
+        state = {"version": CKPT_VERSION, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                 "step": step, "best": best, "elapsed": elapsed(), "rng": torch.get_rng_state(),
+                 "config": cfg.to_dict()}
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        atomic_write_bytes(ckpt_path, buf.getvalue(), overwrite=True)
+        _save_weights(model, cfg, step, out / "last.safetensors", f"{out.name}-last")
 
     try:
-        model.train()
-        while step < cfg.max_steps:
-            if cfg.max_minutes is not None and time.time() - t0 > cfg.max_minutes * 60:
+        ddp.train()
+        while step < total:
+            stop = cfg.max_minutes is not None and elapsed() > cfg.max_minutes * 60
+            if world > 1:  # every rank must agree to stop at the same step
+                flag = torch.tensor([1.0 if stop else 0.0], device=device)
+                dist.all_reduce(flag)
+                stop = bool(flag.item() > 0)
+            if stop:
                 break
-            epoch, pos = divmod(step, steps_per_epoch)
-            g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            perm = torch.randperm(n, generator=g)
-            idx = perm[pos * cfg.batch_size:(pos + 1) * cfg.batch_size]
-            x, y = inputs[idx].to(cfg.device), labels[idx].to(cfg.device)
-            if cfg.recipe == "fast":
-                k = int(torch.randint(0, 8, (1,), generator=g.manual_seed(cfg.seed + 7919 * step)))
-                x, y = dihedral(x, k), dihedral(y, k)
-            _set_lr(opt, cfg, step)
+            x, y = batches.batch(step, rank, world)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            f = lr_factor(cfg, step, total)
+            for gr in opt.param_groups:
+                gr["lr"] = gr["base_lr"] * f
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y, cfg.recipe)
+            loss = loss_fn(ddp(x), y, cfg.recipe)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             step += 1
-            loss_acc += loss.item()
+            loss_sum += loss.item()
             loss_n += 1
-            if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                psnr_m, psnr_b = validate(model, val_imgs, cfg.scales[0])
-                last_val = psnr_m
-                writer.writerow([step, step * cfg.batch_size, f"{loss_acc / loss_n:.6g}",
-                                 f"{psnr_m:.4f}", f"{psnr_b:.4f}", f"{time.time() - t0:.1f}"])
-                mf.flush()
-                loss_acc, loss_n = 0.0, 0
-                if psnr_m > best:
-                    best = psnr_m
-                    w = Weights(config=arch_cfg.with_padding("replicate"),
-                                state_dict=model.state_dict(), scales=cfg.scales,
-                                provenance=f"srcnn train recipe={cfg.recipe} step={step} (best val)",
-                                name=f"{out.name}-best")
-                    save_weights(w, out / "best.safetensors", overwrite=True)
+            if rank == 0 and (step % cfg.eval_every == 0 or step == total):
+                last_val, bic = validate(model, val_imgs, cfg.scales[0], cfg.channels, device)
+                mean_loss = loss_sum / loss_n
+                assert writer is not None
+                writer.row(step, step * cfg.batch, mean_loss, last_val, bic, elapsed())
+                if tb is not None:
+                    tb.add_scalar("loss", mean_loss, step)
+                    tb.add_scalar("val_psnr", last_val, step)
+                loss_sum, loss_n = 0.0, 0
+                if last_val > best:
+                    best = last_val
+                    _save_weights(model, cfg, step, out / "best.safetensors", f"{out.name}-best")
             if step % cfg.ckpt_every == 0:
                 save()
-            if progress:
-                progress(step, loss.item(), last_val)
+            if progress and rank == 0:
+                progress({"step": step, "total": total, "loss": loss.item(), "val_psnr": last_val})
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        save(final=True)
-        mf.close()
-    return {"step": step, "best_val_psnr": best, "last_val_psnr": last_val, "out": str(out)}
+        save()
+        if writer is not None:
+            writer.close()
+        if tb is not None:
+            tb.close()
+        if world > 1 and not interrupted and dist.is_initialized():
+            dist.barrier()
+    return {"step": step, "total": total, "best_val_psnr": best, "last_val_psnr": last_val,
+            "out": str(out), "elapsed_s": elapsed(), "subimages": batches.n, "rank": rank, "world": world}
+
+
+def _save_weights(model: SRCNN, cfg: TrainConfig, step: int, path: Path, name: str) -> None:
+    w = Weights(config=model.config.with_padding("replicate"), state_dict=model.state_dict(),
+                scales=cfg.scales, channels_mode=cfg.channels,
+                provenance=f"srcnn train: recipe={cfg.recipe} arch={cfg.arch} sets={'+'.join(cfg.train_sets)} "
+                           f"step={step}",
+                name=name)
+    save_weights(w, path, overwrite=True)
+
+
+class _MetricsWriter:
+    HEADER = ("step", "backprops", "loss", "val_psnr", "val_bicubic", "wall_s")
+
+    def __init__(self, path: Path, append: bool) -> None:
+        fresh = not (append and path.exists())
+        if not fresh:
+            # Drop rows past the checkpoint's step? Rows are written only at evaluation steps,
+            # which always precede or equal the next checkpoint, so rows after it are replayed
+            # identically on resume; keep the file and skip duplicates by step.
+            self.seen = {int(r["step"]) for r in csv.DictReader(path.open())}
+        else:
+            self.seen = set()
+        self.f = path.open("w" if fresh else "a", newline="")
+        self.w = csv.writer(self.f)
+        if fresh:
+            self.w.writerow(self.HEADER)
+
+    def row(self, step: int, backprops: int, loss: float, val: float, bic: float, wall: float) -> None:
+        if step in self.seen:
+            return
+        self.w.writerow([step, backprops, f"{loss:.6g}", f"{val:.4f}", f"{bic:.4f}", f"{wall:.1f}"])
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _tensorboard(out: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:
+        return None
+    return SummaryWriter(str(out / "tb"))
+
+
+def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
+    """Rows of ``metrics.csv`` as floats."""
+    p = Path(run_dir) / "metrics.csv"
+    if not p.is_file():
+        raise ConfigError(f"no metrics.csv in {run_dir}")
+    with p.open() as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]

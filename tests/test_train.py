@@ -1,0 +1,217 @@
+"""Training: loss falls, PSNR rises above bicubic, resume is exact, DDP agrees, files are safe."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srcnn.cli import main
+from srcnn.errors import DataError, WeightsError
+from srcnn.train import TrainConfig, load_checkpoint, read_metrics, train
+from srcnn.weights import load_weights
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root made of crops of scikit-image's sample photos: train/ (12) and val/ (2)."""
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("tinydata")
+    (root / "train").mkdir()
+    (root / "val").mkdir()
+    photos = [data.astronaut(), data.coffee(), data.chelsea()]
+    k = 0
+    for p in photos:
+        for y in (0, 150):
+            for x in (0, 200):
+                Image.fromarray(np.ascontiguousarray(p[y:y + 96, x:x + 96, :3])).save(root / "train" / f"{k}.png")
+                k += 1
+    Image.fromarray(np.ascontiguousarray(data.astronaut()[300:396, 300:396])).save(root / "val" / "a.png")
+    Image.fromarray(np.ascontiguousarray(data.coffee()[250:346, 300:396])).save(root / "val" / "b.png")
+    return root
+
+
+def _cfg(root: Path, out: Path, **kw: object) -> TrainConfig:
+    base: dict[str, object] = dict(train_sets=("train",), val_set="val", data_root=str(root), out=str(out),
+                                   batch_size=16, max_steps=40, eval_every=20, ckpt_every=10, size=33)
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_tiny_training_learns(tiny_root: Path, tmp_path: Path) -> None:
+    res = train(_cfg(tiny_root, tmp_path / "run", max_steps=300, eval_every=100, lr=3e-3, batch_size=32))
+    rows = read_metrics(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [100, 200, 300]
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    assert rows[-1]["val_psnr"] > rows[0]["val_psnr"]
+    # From random init to better than bicubic on held-out crops.
+    assert rows[-1]["val_psnr"] > rows[-1]["val_bicubic"]
+    assert res["step"] == 300
+    w = load_weights(tmp_path / "run" / "last.safetensors")
+    assert w.config.padding == "replicate" and w.scales == (3.0,)
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+    ck = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ck["step"] == 300 and ck["config"]["recipe"] == "fast"
+
+
+def test_paper_recipe_loss_falls(tiny_root: Path, tmp_path: Path) -> None:
+    losses: list[float] = []
+    train(_cfg(tiny_root, tmp_path / "p", recipe="paper", batch_size=64, max_steps=50, eval_every=50),
+          progress=lambda i: losses.append(i["loss"]))
+    assert len(losses) == 50
+    # Caffe Euclidean loss (sum / 2N) on 21x21 labels starts near 441 * E[y^2] / 2.
+    assert 20 < losses[0] < 120
+    # SGD at 1e-4 from N(0, 0.001) is slow (the paper trains for 8e8 backprops), but it falls.
+    assert np.mean(losses[-10:]) < 0.85 * np.mean(losses[:10])
+    ck = load_checkpoint(tmp_path / "p" / "checkpoint.pt")
+    lrs = sorted({g["lr"] for g in ck["optimizer"]["param_groups"]})
+    assert lrs == pytest.approx([1e-6, 1e-5, 1e-4])  # weights 1e-4 / last layer 1e-5; biases x0.1
+
+
+def test_resume_matches_uninterrupted(tiny_root: Path, tmp_path: Path) -> None:
+    train(_cfg(tiny_root, tmp_path / "a"))
+
+    def stop_at_25(info: dict[str, object]) -> None:
+        if info["step"] == 25:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tiny_root, tmp_path / "b"), progress=stop_at_25)
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 25  # Ctrl-C saved first
+    res = train(_cfg(tiny_root, tmp_path / "b"), resume=True)
+    assert res["step"] == 40
+    a, b = read_metrics(tmp_path / "a"), read_metrics(tmp_path / "b")
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [20.0, 40.0]
+    for ra, rb in zip(a, b, strict=True):
+        assert ra["val_psnr"] == pytest.approx(rb["val_psnr"], abs=1e-4)
+        assert ra["loss"] == pytest.approx(rb["loss"], rel=1e-4)
+    wa = load_weights(tmp_path / "a" / "last.safetensors").state_dict
+    wb = load_weights(tmp_path / "b" / "last.safetensors").state_dict
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], atol=1e-6), k
+
+
+def test_refuses_to_clobber_a_run(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    train(_cfg(tiny_root, tmp_path / "r", max_steps=10))
+    code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val",
+                 "--out", str(tmp_path / "r"), "--max-steps", "10", "-q"])
+    assert code == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_malicious_checkpoint_refused(tmp_path: Path, tiny_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    run = tmp_path / "evil"
+    run.mkdir()
+    with open(run / "checkpoint.pt", "wb") as f:
+        pickle.dump({"version": 1, "x": Evil()}, f)
+    with pytest.raises(WeightsError):
+        load_checkpoint(run / "checkpoint.pt")
+    code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val",
+                 "--out", str(run), "--resume", "-q"])
+    assert code == 1
+    assert "not a loadable srcnn checkpoint" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_bad_training_data(tmp_path: Path, tiny_root: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no images"):
+        train(_cfg(tiny_root, tmp_path / "o", train_sets=(str(empty),)))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for p in sorted((tiny_root / "train").iterdir())[:4]:
+        (mixed / p.name).write_bytes(p.read_bytes())
+    (mixed / "broken.png").write_bytes(b"not a png")
+    skipped: list[str] = []
+    train(_cfg(tiny_root, tmp_path / "o2", train_sets=(str(mixed),), max_steps=2, eval_every=2),
+          log=skipped.append)
+    assert len(skipped) == 1 and "broken.png" in skipped[0]
+    from srcnn.errors import ImageReadError
+
+    with pytest.raises(ImageReadError, match="broken.png"):
+        train(_cfg(tiny_root, tmp_path / "o3", train_sets=(str(mixed),), strict=True))
+
+
+def test_plot(tiny_root: Path, tmp_path: Path) -> None:
+    train(_cfg(tiny_root, tmp_path / "run", max_steps=20, eval_every=10))
+    assert main(["plot", str(tmp_path / "run")]) == 0
+    with Image.open(tmp_path / "run" / "convergence.png") as im:
+        assert im.size[0] > 500 and im.size[1] > 300
+
+
+def _cli_train(root: Path, out: Path, *extra: str) -> list[str]:
+    return ["--data-root", str(root), "--train-set", "train", "--val-set", "val", "--out", str(out),
+            "--batch-size", "16", "--size", "33", "-q", *extra]
+
+
+def test_sigkill_then_resume(tiny_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "k"
+    cmd = [sys.executable, "-m", "srcnn", "train", *_cli_train(tiny_root, out, "--max-steps", "100000",
+                                                                "--ckpt-every", "5", "--eval-every", "1000")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if (out / "checkpoint.pt").is_file() and load_checkpoint(out / "checkpoint.pt")["step"] >= 15:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint written in time")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    ck = load_checkpoint(out / "checkpoint.pt")  # never corrupt: written atomically
+    step = int(ck["step"])
+    assert step >= 15 and step % 5 == 0
+    res = train(_cfg(tiny_root, out, max_steps=step + 5, ckpt_every=5, eval_every=1000), resume=True)
+    assert res["step"] == step + 5
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == step + 5
+
+
+def test_torchrun_two_processes_agree(tiny_root: Path, tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun not found beside the Python executable")
+    single, double = tmp_path / "one", tmp_path / "two"
+    args = ["--max-steps", "12", "--eval-every", "12", "--ckpt-every", "6"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "srcnn", "train",
+                        *_cli_train(tiny_root, double, *args)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert main(["train", *_cli_train(tiny_root, single, *args)]) == 0
+    a = load_weights(single / "last.safetensors").state_dict
+    b = load_weights(double / "last.safetensors").state_dict
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5), k
+    ma, mb = read_metrics(single), read_metrics(double)
+    assert ma[-1]["val_psnr"] == pytest.approx(mb[-1]["val_psnr"], abs=1e-3)
+    # Only rank 0 wrote files.
+    assert sorted(p.name for p in double.iterdir()) == sorted(p.name for p in single.iterdir())
+
+
+def test_t91_subimage_count(data_root: Path) -> None:
+    from srcnn.data import PairConfig, build_pairs, grid_positions
+
+    pairs = build_pairs(PairConfig(("T91",), (3.0,)), str(data_root))
+    assert len(pairs) == 91
+    assert len(grid_positions(pairs, 33, 14)) == 21_884
+    assert pairs[0].gt.shape == pairs[0].bicubic.shape and pairs[0].gt.shape[0] == 1
