@@ -7,17 +7,21 @@ Every input is normalised to a :class:`Picture`: float32 ``(H, W, C)`` in [0, 1]
 * ``1`` (bilevel) -> ``L``; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` -> ``RGB`` (Pillow's conversion);
 * 16-bit grayscale (``I;16``, ``I``) keeps its precision: values / 65535, written back as 16-bit
   PNG/TIFF (8-bit for formats without 16-bit support). Pillow decodes 16-bit *colour* PNGs to
-  8 bits per channel, so those are processed as 8-bit;
+  8 bits per channel, so those are processed as 8-bit (a note says so);
 * EXIF orientation is applied (the pixels are turned upright; the orientation tag is not copied);
 * animated images (GIF, APNG, WebP): the first frame is used, and a note says so;
 * a pixel limit (default 100 megapixels, :data:`DEFAULT_MAX_PIXELS`) refuses a file whose header
-  announces a huge image before it is decoded (Pillow's decompression-bomb guard is kept on).
+  announces a huge image before it is decoded (Pillow's decompression-bomb guard is kept on);
+* only raster formats in :data:`READ_FORMATS` are opened (never EPS/PDF-like formats that Pillow
+  hands to external programs); anything else, empty, truncated or damaged files raise
+  :class:`~srcnn.errors.ImageReadError` with a one-line reason.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,9 @@ from .fileio import atomic_write_bytes
 
 DEFAULT_MAX_PIXELS = 100_000_000
 MODES = ("L", "LA", "RGB", "RGBA")
+#: Pillow formats :func:`read_image` opens (the common raster formats; no EPS, which runs Ghostscript).
+READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "TGA", "QOI",
+                "AVIF", "ICO", "PCX", "SGI", "JPEG2000", "PSD")
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 
 
@@ -106,14 +113,62 @@ def from_pil(img: Image.Image) -> Picture:
     return Picture((a.astype(np.float32) / 255.0), img.mode, 8, notes)
 
 
+def _read_formats() -> list[str]:
+    Image.init()
+    return [f for f in READ_FORMATS if f in Image.OPEN]
+
+
+def _limit_message(p: Path, size: str, max_pixels: int) -> str:
+    return (f"{p}: refused before decoding: the header announces {size}, more than the pixel limit "
+            f"of {max_pixels:,}; raise it with --max-pixels (max_pixels=) if you trust the file")
+
+
+def _announced_size(p: Path, err: Exception) -> str:
+    """``WxH = N pixels`` from the header of a file Pillow refused as a bomb (header only)."""
+    old = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None  # only the header is parsed here, nothing is decoded
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p, formats=_read_formats()) as img:
+                w, h = img.size
+        return f"{w}x{h} = {w * h:,} pixels"
+    except Exception:
+        m = re.search(r"\((\d+) pixels\)", str(err))
+        return f"{int(m.group(1)):,} pixels" if m else "a larger image"
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _sixteen_bit_colour(img: Image.Image) -> bool:
+    """True for a 16-bit colour or gray+alpha PNG (Pillow decodes those to 8 bits per channel)."""
+    tile = getattr(img, "tile", None)
+    try:
+        raw = tile[0][3] if tile else None
+    except (IndexError, TypeError):
+        return False
+    return img.format == "PNG" and isinstance(raw, str) and raw.endswith(";16B") and img.mode in (
+        "RGB", "RGBA", "LA")
+
+
 def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
     """Read an image file into a :class:`Picture`. Raises :class:`ImageReadError` with a
-    one-line reason for anything that is not a readable, sane image."""
-    p = Path(path)
-    if not p.exists():
+    one-line reason for anything that is not a readable, sane image.
+
+    ``max_pixels``: refuse images with more pixels (checked on the header, before decoding);
+    ``None`` keeps only Pillow's own decompression-bomb limit.
+    """
+    p = Path(path).expanduser()
+    if max_pixels is not None and max_pixels < 1:
+        raise ImageReadError(f"max_pixels must be at least 1, got {max_pixels}")
+    if not os.path.lexists(p):
         raise ImageReadError(f"{p}: no such file")
     if p.is_dir():
         raise ImageReadError(f"{p}: is a folder, not an image")
+    if not p.exists():
+        raise ImageReadError(f"{p}: broken symbolic link")
+    if not p.is_file():
+        raise ImageReadError(f"{p}: not a regular file (a device, pipe or socket)")
     try:
         size = p.stat().st_size
     except OSError as e:
@@ -126,13 +181,15 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         Image.MAX_IMAGE_PIXELS = max_pixels if max_pixels is not None else old_limit
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
+            with Image.open(p, formats=_read_formats()) as img:
                 w, h = img.size
                 if max_pixels is not None and w * h > max_pixels:
-                    raise ImageReadError(
-                        f"{p}: {w}x{h} = {w * h / 1e6:.1f} megapixels exceeds the limit of "
-                        f"{max_pixels / 1e6:.1f} megapixels (raise it with --max-pixels)")
+                    raise ImageReadError(_limit_message(p, f"{w}x{h} = {w * h:,} pixels", max_pixels))
+                if w < 1 or h < 1:
+                    raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
                 notes: list[str] = []
+                if _sixteen_bit_colour(img):
+                    notes.append(f"16-bit {img.mode} PNG read with 8 bits per channel (Pillow's limit)")
                 n_frames = int(getattr(img, "n_frames", 1))
                 if n_frames > 1:
                     notes.append(f"{img.format} has {n_frames} frames; using the first")
@@ -148,12 +205,19 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageReadError(f"{p}: refused: the header announces an image larger than the pixel "
-                             f"limit ({e}); raise it with --max-pixels if you trust the file") from None
+        limit = max_pixels if max_pixels is not None else int(old_limit or 0)
+        raise ImageReadError(_limit_message(p, _announced_size(p, e), limit)) from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{p}: not an image, or a format Pillow cannot read") from None
+        raise ImageReadError(f"{p}: not an image, or not a format srcnn reads (PNG, JPEG, TIFF, "
+                             "BMP, WebP, GIF, ...)") from None
+    except MemoryError:
+        raise ImageReadError(f"{p}: not enough memory to decode this image") from None
+    except PermissionError:
+        raise ImageReadError(f"{p}: cannot read (permission denied)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"{p}: damaged or truncated image ({e})") from None
+    except Exception as e:  # Pillow raises many kinds of errors on malformed files
+        raise ImageReadError(f"{p}: damaged image ({type(e).__name__}: {e})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
     if min(pic.data.shape[:2]) < 1:

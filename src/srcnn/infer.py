@@ -32,8 +32,9 @@ MAX_SCALE = 16.0
 DEFAULT_TILE = 512
 
 
-def check_scale(scale: float, *, minimum: float = 1.0) -> float:
-    """Validate an upscaling factor: finite, > ``minimum`` (1 by default) and <= 16."""
+def check_scale(scale: float | str, *, minimum: float = 1.0) -> float:
+    """Validate an upscaling factor (a number, or a string holding one): finite, > ``minimum``
+    (1 by default) and <= 16. Raises :class:`ConfigError`."""
     try:
         s = float(scale)
     except (TypeError, ValueError):
@@ -127,9 +128,19 @@ def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
     if strict_scale and not w.supports_scale(scale):
         trained = ", ".join(f"x{s:g}" for s in w.scales)
         raise WeightsError(f"weights {w.name or ''} were trained for {trained}, not x{scale:g}; "
-                           "choose weights for this scale (or allow a mismatch explicitly)")
+                           "choose weights for this scale, or pass --allow-scale-mismatch "
+                           "(strict_scale=False) to use them anyway")
+    _check_channels(w.config.channels, w.channels_mode, w.name)
     padding = "replicate" if w.config.padding == "valid" else w.config.padding
     return w.build(padding=padding, device=device), w.channels_mode
+
+
+def _check_channels(channels: int, mode: str, name: str) -> None:
+    """Refuse weights whose input planes are not ones :func:`upscale_picture` can feed."""
+    ok = (channels == 1 and mode == "y") or (channels == 3 and mode in ("rgb", "ycbcr"))
+    if not ok:
+        raise WeightsError(f"weights {name or ''} take {channels} channel(s) of kind {mode!r}; "
+                           "supported: 1 channel 'y', or 3 channels 'rgb' or 'ycbcr'")
 
 
 def _copy_with_padding(model: SRCNN) -> SRCNN:

@@ -118,7 +118,7 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     except Exception as e:  # safetensors raises several types for a damaged header
-        raise WeightsError(f"{p}: not a readable safetensors weights file ({e})") from None
+        raise WeightsError(f"{p}: corrupt or not a safetensors weights file ({e})") from None
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{p}: not an srcnn weights file (metadata 'format' is "
                            f"{meta.get('format')!r}, expected {FORMAT!r})")
@@ -243,10 +243,15 @@ def _side(n: int, what: str) -> int:
 
 
 # ------------------------------------------------------------------------------------ resolving
+#: Suffixes of pickle-based files (PyTorch, joblib, ...): loading one can run arbitrary code.
+PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar", ".joblib"})
+
+
 def load_weights(spec: str | os.PathLike[str]) -> Weights:
     """Weights from a shipped model name, one of our ``.safetensors`` files or an authors' ``.mat``.
 
-    Raises :class:`WeightsError` with a message that says what was tried.
+    Raises :class:`WeightsError` with a message that says what was tried. Pickle-based files
+    (``.pt``, ``.pth``, ``.pkl``, ...) are refused without being opened: unpickling can run code.
     """
     s = str(spec)
     from . import pretrained
@@ -259,6 +264,10 @@ def load_weights(spec: str | os.PathLike[str]) -> Weights:
         return load_mat(p)
     if p.suffix.lower() == ".safetensors":
         return load_safetensors(p)
+    if p.suffix.lower() in PICKLE_SUFFIXES:
+        raise WeightsError(f"{p}: refusing to load a {p.suffix} file (unknown weights file type): it is "
+                           "a Python pickle, which can run code when loaded; weights must be "
+                           ".safetensors (training writes best.safetensors) or an authors' .mat file")
     if p.exists():
         raise WeightsError(f"{p}: unknown weights file type (expected .safetensors or .mat)")
     names = ", ".join(pretrained.model_names()) or "none shipped yet"
