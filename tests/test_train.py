@@ -132,7 +132,7 @@ def test_malicious_checkpoint_refused(tmp_path: Path, tiny_root: Path, capsys: p
 def test_bad_training_data(tmp_path: Path, tiny_root: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DataError, match="no images"):
+    with pytest.raises(DataError, match=r"no images"):
         train(_cfg(tiny_root, tmp_path / "o", train_sets=(str(empty),)))
     mixed = tmp_path / "mixed"
     mixed.mkdir()
@@ -145,7 +145,7 @@ def test_bad_training_data(tmp_path: Path, tiny_root: Path) -> None:
     assert len(skipped) == 1 and "broken.png" in skipped[0]
     from srcnn.errors import ImageReadError
 
-    with pytest.raises(ImageReadError, match="broken.png"):
+    with pytest.raises(ImageReadError, match=r"broken\.png"):
         train(_cfg(tiny_root, tmp_path / "o3", train_sets=(str(mixed),), strict=True))
 
 

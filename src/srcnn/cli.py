@@ -59,32 +59,40 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upscale", help="enlarge images with SRCNN",
                         description="Enlarge images: each INPUT is the low-resolution image. "
                         "Colour images are converted to YCbCr; Y goes through SRCNN, Cb/Cr and "
-                        "alpha are enlarged by bicubic. Output size = round(scale x input size).")
+                        "alpha are enlarged by bicubic. Output size = round(scale x input size). "
+                        "With --out-dir, folders are processed image by image: a bad file is "
+                        "reported and skipped, a summary ends the run, and the exit code is 0 only "
+                        "when every image succeeded (1 when some failed, 2 on usage errors).")
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     up.add_argument("-s", "--scale", type=_float, required=True,
                     help="upscaling factor, > 1 and <= 16 (e.g. 2, 3, 2.5)")
     up.add_argument("-w", "--weights", default=None,
                     help="a shipped model name, our .safetensors file or an authors' .mat file "
-                    "(default: the best shipped model for the scale)")
+                    "(default: the best shipped model for the scale); pickles (.pt, .pth, .pkl) "
+                    "are refused")
     out = up.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", help="output file (one input image only)")
-    out.add_argument("--out-dir", help="output folder (any number of inputs; folder structure kept)")
+    out.add_argument("--out-dir", help="output folder (any number of inputs; folder structure kept, "
+                     "created when needed)")
     up.add_argument("--ext", default="png",
                     help="output type for --out-dir: png (default), jpg, tif, bmp, webp, or "
                     "'same' to keep each input's type")
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
-    up.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    up.add_argument("--skip-existing", action="store_true",
-                    help="with --out-dir: skip inputs whose output already exists")
+    exist = up.add_mutually_exclusive_group()
+    exist.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    exist.add_argument("--skip-existing", action="store_true",
+                       help="skip inputs whose output already exists (counted as skipped)")
     up.add_argument("--allow-scale-mismatch", action="store_true",
                     help="use weights trained for another scale anyway")
     up.add_argument("--max-pixels", type=_positive_int, default=None,
-                    help="refuse input images larger than this many pixels (default 100000000)")
+                    help="refuse input images with more pixels than this, checked on the header "
+                    "before decoding (default 100000000)")
     up.add_argument("--tile", type=_positive_int, default=512,
                     help="run the network in tiles of this many output pixels per side to bound "
                     "memory (exact: tiles overlap by the receptive field); 0 = whole image")
     up.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
-    up.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes")
+    up.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress bar, notes or summary (errors are still printed)")
 
     ev = sub.add_parser("evaluate", help="PSNR/SSIM on test sets, the papers' protocol",
                         description="Evaluate as demo_SR.m does: Y channel, modcrop, Matlab "
@@ -121,37 +129,136 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the shipped pretrained models")
 
+    # --- see the results (issue 8): compare, filters, serve
+    cmp = sub.add_parser("compare", help="figure: ground truth | bicubic | SRCNN with a zoomed crop",
+                         description="Treat IMAGE as the ground truth: crop it to a multiple of the "
+                         "scale, shrink it by Matlab bicubic (rounded to 8 bits: a real low-resolution "
+                         "image), enlarge that with bicubic and with SRCNN, and draw them side by side "
+                         "with a zoomed crop and the Y-PSNR of each (ceil(scale) pixels shaved), as in "
+                         "the paper's figures. The PSNR table is printed too.")
+    cmp.add_argument("image", metavar="IMAGE", help="the ground-truth (high-resolution) image")
+    cmp.add_argument("-s", "--scale", type=_float, required=True, help="scale factor, e.g. 3")
+    cmp.add_argument("-w", "--weights", action="append", default=None, metavar="W",
+                     help="a shipped model name, .safetensors or .mat file; repeat for one column "
+                     "each (default: the best shipped model for the scale)")
+    cmp.add_argument("--crop", default=None, metavar="X,Y,W,H",
+                     help="the zoomed region in ground-truth pixels (default: where SRCNN differs "
+                     "most from bicubic)")
+    cmp.add_argument("-o", "--output", required=True, metavar="FIG.png", help="the figure to write")
+    cmp.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    cmp.add_argument("--allow-scale-mismatch", action="store_true",
+                     help="use weights trained for another scale anyway")
+    cmp.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+
+    flt = sub.add_parser("filters", help="figure: the learned filters of a model",
+                         description="Draw the first-layer filters as a grid of tiles (each scaled to "
+                         "its own min..max), as the paper shows them, and the second layer's "
+                         "kernels when f2 > 1.")
+    flt.add_argument("weights", metavar="W", help="a shipped model name, .safetensors or .mat file")
+    flt.add_argument("-o", "--output", required=True, metavar="FIG.png", help="the figure to write")
+    flt.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+    srv = sub.add_parser("serve", help="a local web page: drop an image, see SRCNN next to bicubic",
+                         description="Serve a web page where you drop or pick an image, choose the "
+                         "scale and model, compare the result with bicubic (before/after slider, "
+                         "zoom) and download the PNG. Listens on 127.0.0.1 (this computer only) "
+                         "unless --host says otherwise; uploads are decoded in a temporary folder "
+                         "and nothing is kept.")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
+    srv.add_argument("-w", "--weights", action="append", default=None, metavar="FILE",
+                     help="weights to offer besides the shipped models (.safetensors or .mat); "
+                     "repeatable")
+    srv.add_argument("--max-upload-mb", type=_float, default=20.0,
+                     help="largest upload in MB (default 20)")
+    srv.add_argument("--max-pixels", type=_positive_int, default=16_000_000,
+                     help="largest result image in pixels (default 16000000); larger requests are "
+                     "refused before decoding")
+    srv.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+
     tr = sub.add_parser("train", help="train SRCNN on folders of high-resolution images",
-                        description="Train on 33x33 sub-images (stride 14) cut from the Y channel "
-                        "of HR images, as the paper does. Writes checkpoint.pt, metrics.csv, "
-                        "best.safetensors and last.safetensors into --out; --resume goes on "
-                        "where the checkpoint stopped; Ctrl-C saves a checkpoint first.")
+                        description="Train SRCNN on sub-images cut from HR images (Y channel, modcrop, "
+                        "Matlab bicubic down and up), as the paper does. Writes checkpoint.pt, "
+                        "metrics.csv, best.safetensors and last.safetensors into --out; --resume goes "
+                        "on where the checkpoint stopped (same steps, schedule and data order); "
+                        "Ctrl-C saves a checkpoint first. Under torchrun it trains with "
+                        "DistributedDataParallel (gloo on CPU, nccl on GPU); --batch-size is the "
+                        "global batch, split between processes.",
+                        epilog="recipes: paper = SGD momentum 0.9, lr 1e-4/1e-4/1e-5, biases x0.1, "
+                        "N(0, 0.001) init, batch 128, 33x33 grid stride 14, Caffe loss sum/2N; "
+                        "fast = Adam lr 1e-3 (1e-4 last layer), cosine decay, random crops with "
+                        "flips/rotations, MSE.")
     tr.add_argument("--arch", default="9-1-5", choices=["9-1-5", "9-3-5", "9-5-5"],
                     help="filter sizes f1-f2-f3 (default 9-1-5)")
+    tr.add_argument("--channels", default="y", choices=["y", "rgb", "ycbcr"],
+                    help="y: luma only (the paper's default); rgb / ycbcr: all three channels, c = 3")
     tr.add_argument("-s", "--scale", type=_float, action="append", dest="scales",
                     help="scale factor k; repeat for a multi-scale set (default 3)")
     tr.add_argument("--train-set", action="append", dest="train_sets", metavar="NAME_OR_DIR",
                     help="training set name in the data root or a folder; repeatable (default T91)")
     tr.add_argument("--val-set", default="Set5",
-                    help="set to monitor PSNR on (default Set5; never used to pick shipped weights)")
+                    help="set to monitor PSNR on (default Set5; monitoring only, never used to "
+                    "pick shipped weights)")
     tr.add_argument("--data-root", default=None, help="data root (default: $SRCNN_DATA, else "
                     "~/.local/share/srcnn/data)")
-    tr.add_argument("--recipe", default="fast", choices=["paper", "fast"],
-                    help="paper: SGD+momentum, per-layer lr 1e-4/1e-4/1e-5; fast: Adam + cosine")
+    tr.add_argument("--recipe", default="fast", choices=["paper", "fast"], help="training recipe "
+                    "(default fast; see below)")
     tr.add_argument("--out", default="runs/srcnn", help="run folder (default runs/srcnn)")
-    tr.add_argument("--max-steps", type=_positive_int, default=100_000,
-                    help="stop after this many optimiser steps (default 100000)")
-    tr.add_argument("--max-minutes", type=_float, default=None, help="stop after this wall time")
-    tr.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch (default 128)")
-    tr.add_argument("--lr", type=_float, default=None, help="base learning rate (recipe default)")
-    tr.add_argument("--eval-every", type=_positive_int, default=1000,
-                    help="validate and log every N steps (default 1000)")
-    tr.add_argument("--ckpt-every", type=_positive_int, default=1000,
-                    help="checkpoint every N steps (default 1000)")
+    stop = tr.add_argument_group("stopping (the first reached wins; default: 10 epochs)")
+    stop.add_argument("--max-steps", type=_positive_int, default=None, help="optimiser steps")
+    stop.add_argument("--epochs", type=_float, default=None,
+                      help="epochs of the sub-image grid (stride --stride)")
+    stop.add_argument("--max-minutes", type=_float, default=None, help="wall time, across resumes")
+    tr.add_argument("--batch-size", type=_positive_int, default=None,
+                    help="global mini-batch (default 128)")
+    tr.add_argument("--lr", type=_float, default=None,
+                    help="base learning rate (paper 1e-4, fast 1e-3)")
+    tr.add_argument("--size", type=_positive_int, default=None,
+                    help="sub-image size (default 33)")
+    tr.add_argument("--stride", type=_positive_int, default=14,
+                    help="sub-image grid stride (default 14)")
+    tr.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                    help="random flips/rotations (default: on for fast, off for paper)")
+    tr.add_argument("--downscale", type=_float, action="append", dest="downscales", default=None,
+                    help="also train on copies of each HR image scaled by this factor (e.g. 0.9); "
+                    "repeatable")
+    tr.add_argument("--train-padding", default="valid", choices=["valid", "replicate", "zeros"],
+                    help="valid: labels are the centre the network covers (the paper); replicate / "
+                    "zeros: same-size output, whole patch as label")
+    tr.add_argument("--init", default=None, choices=["paper", "default", "identity"],
+                    help="paper: N(0, 0.001); default: PyTorch's; identity: start as the identity "
+                    "map (default: paper for the paper recipe, identity for fast)")
+    tr.add_argument("--eval-every", type=_positive_int, default=500,
+                    help="validate and log every N steps (default 500)")
+    tr.add_argument("--ckpt-every", type=_positive_int, default=250,
+                    help="checkpoint every N steps (default 250)")
     tr.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    tr.add_argument("--strict", action="store_true",
+                    help="stop on an unreadable training image instead of skipping it")
     tr.add_argument("--seed", type=_positive_int, default=0, help="random seed (default 0)")
     tr.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser("plot", help="draw a run's convergence curve (PSNR vs backprops)",
+                        description="Plot test PSNR against the number of backprops from RUN_DIR/"
+                        "metrics.csv, with bicubic as a dashed line, as the paper's figures do.")
+    pl.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (one curve each)")
+    pl.add_argument("-o", "--output", default=None,
+                    help="output PNG (default RUN_DIR/convergence.png)")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+    dm = sub.add_parser("demo", help="before/after picture of a shipped photo, no download",
+                        description="Shrink a sample photo that scikit-image ships by --scale with "
+                        "Matlab bicubic, enlarge it back with bicubic and with SRCNN, and write a "
+                        "side-by-side PNG with a zoomed crop; prints both PSNRs.")
+    dm.add_argument("-o", "--output", default="srcnn-demo.png",
+                    help="output PNG (default srcnn-demo.png)")
+    dm.add_argument("-s", "--scale", type=_float, default=3.0, help="scale factor (default 3)")
+    dm.add_argument("-w", "--weights", default=None,
+                    help="weights (default: the best shipped model for the scale)")
+    dm.add_argument("--sample", default="astronaut",
+                    choices=["astronaut", "chelsea", "coffee", "rocket"], help="which photo")
+    dm.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     try:
         from .cli_data import add_data_parser
@@ -277,143 +384,389 @@ def _bar(total: int, desc: str, quiet: bool, unit: str = "it") -> Any:
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
 
-def _collect_inputs(inputs: Sequence[str], recursive: bool) -> list[tuple[Path, Path]]:
-    """(file, relative output stem) for every input; folders are expanded."""
+def _collect_inputs(inputs: Sequence[str], recursive: bool, exclude: Path | None = None
+                    ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+    """Expand the command-line inputs. Returns ``(found, bad)``: ``found`` holds (file, output path
+    relative to the output folder, without suffix) for every image, folders expanded (sub-folders
+    kept as they are); ``bad`` holds (path, reason) for inputs that do not exist or are empty
+    folders. Files inside ``exclude`` (the output folder) are left out."""
     from .datasets import list_images
-    from .errors import ImageReadError
 
     found: list[tuple[Path, Path]] = []
+    bad: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    ex = exclude.resolve() if exclude is not None else None
+
+    def add(f: Path, rel: Path) -> None:
+        key = f.resolve()
+        if key not in seen:  # the same file named twice is done once
+            seen.add(key)
+            found.append((f, rel))
+
     for s in inputs:
         p = Path(s).expanduser()
         if p.is_dir():
             files = list_images(p, recursive=recursive)
+            if ex is not None and ex != p.resolve():
+                files = [f for f in files if not f.resolve().is_relative_to(ex)]
             if not files:
-                raise ImageReadError(f"{p}: no images found in this folder"
-                                     + ("" if recursive else " (use --recursive for sub-folders)"))
-            found.extend((f, f.relative_to(p).with_suffix("")) for f in files)
-        elif p.exists():
-            found.append((p, Path(p.stem)))
+                bad.append((p, f"{p}: no images found in this folder"
+                            + ("" if recursive else " (use --recursive for sub-folders)")))
+            for f in files:
+                add(f, f.relative_to(p).with_suffix(""))
+        elif os.path.lexists(p):
+            add(p, Path(p.stem))
         else:
-            raise ImageReadError(f"{p}: no such file or folder")
-    return found
+            bad.append((p, f"{p}: no such file or folder"))
+    return found, bad
+
+
+def _plan_batch(inputs: list[tuple[Path, Path]], out_dir: Path, ext: str
+                ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
+    """(input, output) pairs for --out-dir; inputs whose output another input already takes are
+    returned as failures instead of silently overwriting each other's results."""
+    jobs: list[tuple[Path, Path]] = []
+    clashes: list[tuple[Path, str]] = []
+    taken: dict[Path, Path] = {}
+    for f, rel in inputs:
+        dst = out_dir / rel.with_suffix(f.suffix if ext == "same" else f".{ext}")
+        key = Path(os.path.normcase(os.path.abspath(dst)))
+        if key in taken:
+            clashes.append((f, f"{f}: its output {dst} is also the output of {taken[key]}; "
+                            "rename one of them or use --ext same"))
+            continue
+        taken[key] = f
+        jobs.append((f, dst))
+    return jobs, clashes
+
+
+def _remove_empty_folders(root: Path) -> None:
+    """Remove the folders under ``root`` (and ``root``) that stayed empty: a batch that wrote
+    nothing into the output folder it created leaves nothing behind."""
+    import contextlib
+
+    inner = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+    for d in [*inner, root]:
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    from .fileio import check_output_path
-    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image, write_image
+    from . import fileio
+    from .errors import ImageReadError, ImageWriteError
+    from .images import DEFAULT_MAX_PIXELS, encode_image, format_for_path, read_image
     from .infer import check_scale, resolve_model, upscale_picture
 
     scale = check_scale(args.scale)
-    inputs = _collect_inputs(args.inputs, args.recursive)
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ConfigError("--max-pixels must be at least 1")
+    max_px = args.max_pixels if args.max_pixels is not None else DEFAULT_MAX_PIXELS
+    batch = args.output is None
+    out_dir = Path(args.out_dir).expanduser() if batch else None
+    ext = args.ext.lower().lstrip(".")
+    if batch and ext != "same":
+        try:
+            format_for_path(f"x.{ext}")
+        except ImageWriteError:
+            raise ConfigError(f"--ext {args.ext!r} is not an image type srcnn can write; use png, "
+                              "jpg, tif, bmp, webp or same") from None
+    inputs, failed = _collect_inputs(args.inputs, args.recursive, exclude=out_dir)
+    if not batch and (failed or len(inputs) != 1):
+        if failed:
+            raise ImageReadError(failed[0][1])
+        raise ConfigError(f"-o takes one input image, got {len(inputs)}; use --out-dir")
+    input_set = fileio.PathSet(f for f, _ in inputs)
+    new_out_dir = False
+    if batch:
+        assert out_dir is not None
+        fileio.check_output_folder(out_dir, create=True)
+        new_out_dir = not out_dir.exists()
+        jobs, clashes = _plan_batch(inputs, out_dir, ext)
+        failed += clashes
+    else:
+        out = Path(args.output).expanduser()
+        if args.skip_existing and os.path.lexists(out) and out not in input_set:
+            _note(f"skipped {inputs[0][0]}: {out} exists", args.quiet)
+            return EXIT_OK
+        fileio.check_output_path(out, overwrite=args.overwrite, inputs=input_set)
+        format_for_path(out)
+        jobs = [(inputs[0][0], out)]
     model, mode = resolve_model(args.weights, scale, device=args.device,
                                 strict_scale=not args.allow_scale_mismatch)
-    max_px = args.max_pixels if args.max_pixels is not None else DEFAULT_MAX_PIXELS
-    input_paths = tuple(f for f, _ in inputs)
-    jobs: list[tuple[Path, Path]] = []
-    if args.output is not None:
-        if len(inputs) != 1:
-            raise ConfigError(f"-o takes one input image, got {len(inputs)}; use --out-dir")
-        out = check_output_path(args.output, overwrite=args.overwrite, inputs=input_paths)
-        format_for_path(out)
-        jobs.append((inputs[0][0], out))
-    else:
-        out_dir = Path(args.out_dir).expanduser()
-        if out_dir.exists() and not out_dir.is_dir():
-            raise ConfigError(f"--out-dir {out_dir} exists and is not a folder")
-        ext = args.ext.lower().lstrip(".")
-        for f, rel in inputs:
-            suffix = f.suffix if ext == "same" else f".{ext}"
-            jobs.append((f, out_dir / rel.with_suffix(suffix)))
-        format_for_path(jobs[0][1])
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"cannot create --out-dir {out_dir}: {e.strerror}") from None
-        if not os.access(out_dir, os.W_OK | os.X_OK):
-            raise ConfigError(f"--out-dir {out_dir} is not writable")
-    done, skipped, failed = 0, 0, []
     bar = _bar(len(jobs), "upscale", args.quiet, unit="img")
-    for src, dst in jobs:
-        try:
-            if dst.exists() and args.skip_existing and args.output is None:
-                skipped += 1
-                continue
-            if args.output is None:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                check_output_path(dst, overwrite=args.overwrite, inputs=input_paths)
-            pic = read_image(src, max_pixels=max_px or None)
-            res = upscale_picture(pic, scale, model, mode, tile=args.tile or None,
-                                  device=args.device)
-            notes = res.notes + write_image(res, dst, overwrite=args.overwrite)
-            done += 1
-            if not args.quiet:
-                msg = (f"{src} ({pic.size[0]}x{pic.size[1]}) -> {dst} "
-                       f"({res.size[0]}x{res.size[1]})")
-                if notes:
-                    msg += "; " + "; ".join(notes)
-                (bar.write(msg, file=sys.stderr) if bar else print(msg))
-        except SRCNNError as e:
-            failed.append((src, str(e)))
-            if bar:
-                bar.write(f"srcnn: error: {e}", file=sys.stderr)
-            else:
-                _err(str(e))
-        finally:
-            if bar:
-                bar.update(1)
-    if bar:
-        bar.close()
-    if len(jobs) > 1 and not args.quiet:
-        print(f"done {done}, skipped {skipped}, failed {len(failed)}", file=sys.stderr)
-        for _src, why in failed:
-            print(f"  failed: {why}", file=sys.stderr)
+
+    def say(msg: str) -> None:
+        if bar is not None:
+            bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr if batch else sys.stdout)
+
+    def error(msg: str) -> None:
+        if bar is not None:
+            bar.write(f"srcnn: error: {msg}", file=sys.stderr)
+        else:
+            _err(msg)
+
+    def fail(src: Path, why: str) -> None:
+        failed.append((src, why))
+        error(why)
+
+    for _src, why in failed:  # missing inputs, empty folders, output clashes
+        _err(why)
+    done, skipped, not_run = 0, 0, 0
+    interrupted = False
+    try:
+        for i, (src, dst) in enumerate(jobs):
+            try:
+                if dst in input_set:
+                    raise ImageWriteError(f"refusing to write {dst}: it is also an input")
+                if os.path.lexists(dst):
+                    if args.skip_existing:
+                        skipped += 1
+                        continue
+                    if not args.overwrite:
+                        raise ImageWriteError(f"{dst} exists; pass --overwrite to replace it"
+                                              + (" or --skip-existing to skip it" if batch else ""))
+                fmt = format_for_path(dst)
+                pic = read_image(src, max_pixels=max_px)
+                res = upscale_picture(pic, scale, model, mode, tile=args.tile or None,
+                                      device=args.device)
+                data, enc_notes = encode_image(res, fmt)
+                if batch:
+                    fileio.make_folder(dst.parent)
+                fileio.atomic_write_bytes(dst, data, overwrite=args.overwrite)
+                done += 1
+                if not args.quiet:
+                    notes = res.notes + enc_notes
+                    say(f"{src} ({pic.size[0]}x{pic.size[1]}) -> {dst} ({res.size[0]}x{res.size[1]})"
+                        + ("; " + "; ".join(notes) if notes else ""))
+            except fileio.DiskFullError as e:
+                fail(src, str(e))
+                not_run = len(jobs) - i - 1
+                if not_run:
+                    error(f"stopping: the disk is full; {not_run} image(s) not processed")
+                break
+            except SRCNNError as e:
+                fail(src, str(e))
+            except MemoryError:
+                fail(src, f"{src}: out of memory; try a smaller --tile or a smaller image")
+            except RuntimeError as e:  # torch: device out of memory, kernel errors
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                fail(src, f"{src}: {reason}")
+            except Exception as e:  # a bug or an unforeseen file: report it, go on with the rest
+                fail(src, f"{src}: unexpected {type(e).__name__}: {e}")
+            finally:
+                if bar is not None:
+                    bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if new_out_dir and out_dir is not None:
+            _remove_empty_folders(out_dir)
+        if batch and not args.quiet:
+            line = f"done {done}, skipped {skipped}, failed {len(failed)}"
+            if not_run:
+                line += f", not processed {not_run} (disk full)"
+            if interrupted:
+                line += " (interrupted)"
+            print(line, file=sys.stderr)
+            for src, why in failed:
+                print(f"  failed: {why if str(src) in why else f'{src}: {why}'}", file=sys.stderr)
     return EXIT_OK if not failed else EXIT_FAIL
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .infer import check_scale
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(arch=args.arch, scales=tuple(args.scales or [3.0]),
+    scales = tuple(check_scale(s) for s in (args.scales or [3.0]))
+    cfg = TrainConfig(arch=args.arch, channels=args.channels, scales=scales,
                       train_sets=tuple(args.train_sets or ["T91"]), val_set=args.val_set,
                       data_root=args.data_root, recipe=args.recipe, out=args.out,
-                      max_steps=args.max_steps, max_minutes=args.max_minutes,
-                      batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                      ckpt_every=args.ckpt_every, seed=args.seed, device=args.device)
-    for s in cfg.scales:
-        from .infer import check_scale
+                      max_steps=args.max_steps, epochs=args.epochs, max_minutes=args.max_minutes,
+                      batch_size=args.batch_size, lr=args.lr, size=args.size, stride=args.stride,
+                      augment=args.augment, downscales=tuple(args.downscales or ()),
+                      train_padding=args.train_padding, init=args.init, eval_every=args.eval_every,
+                      ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
+                      strict=args.strict)
+    bar: Any = None
 
-        check_scale(s)
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
+    def progress(info: dict[str, Any]) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
 
-        bar = tqdm(total=cfg.max_steps, desc="train", unit="step", file=sys.stderr,
-                   dynamic_ncols=True)
+            total = info["total"] if info["total"] < 1_000_000_000 else None
+            bar = tqdm(total=total, initial=info["step"] - 1, desc="train", unit="step",
+                       file=sys.stderr, dynamic_ncols=True)
+        bar.update(info["step"] - bar.n)
+        val = info["val_psnr"]
+        bar.set_postfix(loss=f"{info['loss']:.2e}", val_psnr="-" if val is None else f"{val:.2f}",
+                        refresh=False)
 
-    def progress(step: int, loss: float, val: float | None) -> None:
-        if bar is not None:
-            bar.n = step
-            bar.set_postfix(loss=f"{loss:.2e}", val_psnr="-" if val is None else f"{val:.2f}",
-                            refresh=False)
-            bar.refresh()
+    def log(msg: str) -> None:
+        _note(msg, args.quiet)
 
     try:
-        res = train(cfg, resume=args.resume, progress=progress)
+        res = train(cfg, resume=args.resume, progress=progress, log=log)
     finally:
         if bar is not None:
             bar.close()
-    print(f"stopped at step {res['step']}; best val PSNR {res['best_val_psnr']:.2f} dB; "
-          f"files in {res['out']}")
+    if res["rank"] == 0:
+        print(f"stopped at step {res['step']} of {res['total'] if res['total'] < 1e9 else '-'}; "
+              f"last val PSNR {res['last_val_psnr'] or float('nan'):.2f} dB, best "
+              f"{res['best_val_psnr']:.2f} dB; {res['elapsed_s'] / 60:.1f} min; files in {res['out']}")
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .figures_plot import plot_runs
+    from .fileio import atomic_write_bytes, check_output_path
+
+    out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "convergence.png"
+    check_output_path(out, overwrite=args.overwrite)
+    atomic_write_bytes(out, plot_runs(args.run_dirs), overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import io
+
+    from .demo import run_demo
+    from .fileio import atomic_write_bytes, check_output_path
+    from .infer import check_scale
+
+    scale = check_scale(args.scale)
+    out = check_output_path(args.output, overwrite=args.overwrite)
+    res = run_demo(scale, args.weights, args.sample)
+    buf = io.BytesIO()
+    res.figure.save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(out, buf.getvalue(), overwrite=args.overwrite)
+    print(f"{args.sample} ({res.size[0]}x{res.size[1]}) shrunk x{scale:g} and enlarged back with "
+          f"{res.model_name}:")
+    print(f"  bicubic  {res.psnr_bicubic:6.2f} dB")
+    print(f"  SRCNN    {res.psnr_srcnn:6.2f} dB  ({res.psnr_srcnn - res.psnr_bicubic:+.2f} dB)")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+# --- see the results (issue 8): compare, filters, serve
+def _figure_bytes(fig: Any, out: Path) -> bytes:
+    import io
+
+    from .images import format_for_path
+
+    fmt = format_for_path(out)
+    buf = io.BytesIO()
+    fig.save(buf, format=fmt, **({"optimize": True} if fmt == "PNG" else {}))
+    return buf.getvalue()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .errors import WeightsError
+    from .figures import compare, render_comparison
+    from .fileio import atomic_write_bytes, check_output_path
+    from .images import format_for_path, read_image, to_pil
+    from .infer import check_scale
+    from .pretrained import best_for_scale
+
+    scale = check_scale(args.scale)
+    out = check_output_path(args.output, overwrite=args.overwrite, inputs=(Path(args.image),))
+    format_for_path(out)
+    crop = None
+    if args.crop is not None:
+        parts = args.crop.replace(" ", "").split(",")
+        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            raise ConfigError(f"--crop must be X,Y,W,H (four non-negative integers), got {args.crop!r}")
+        x, y, w, h = (int(p) for p in parts)
+        crop = (x, y, w, h)
+    if not args.weights and best_for_scale(scale) is None:
+        raise WeightsError(f"no shipped model serves x{scale:g}; pass --weights (a .safetensors "
+                           "file, an authors' .mat file or a model name)")
+    pic = read_image(args.image)
+    for n in pic.notes:
+        _note(n)
+    if pic.has_alpha:
+        _note("alpha channel ignored")
+    img = to_pil(pic, bit_depth=8)
+    gt = np.asarray(img.convert("L" if pic.mode in ("L", "LA") else "RGB"))
+    c = compare(gt, scale, args.weights or [None], crop=crop,
+                strict_scale=not args.allow_scale_mismatch, device=args.device)
+    atomic_write_bytes(out, _figure_bytes(render_comparison(c), out), overwrite=args.overwrite)
+    h, w = c.ground_truth.shape[:2]
+    print(f"{args.image} as ground truth ({w}x{h}), x{scale:g}: Y-PSNR, {c.border} px border shaved")
+    bic = c.columns[0].psnr
+    width = max(len(label) for label, _ in c.table)
+    for label, p in c.table:
+        gain = "" if label == c.columns[0].label else f"  ({p - bic:+.2f} dB)"
+        print(f"  {label:<{width}}  {p:6.2f} dB{gain}")
+    x, y, cw, ch = c.crop
+    print(f"zoom: x={x}, y={y}, {cw}x{ch}\nwrote {out}")
+    return EXIT_OK
+
+
+def cmd_filters(args: argparse.Namespace) -> int:
+    from .figures import filters_figure
+    from .fileio import atomic_write_bytes, check_output_path
+    from .images import format_for_path
+    from .weights import load_weights
+
+    out = check_output_path(args.output, overwrite=args.overwrite, inputs=(Path(args.weights),))
+    format_for_path(out)
+    w = load_weights(args.weights)
+    fig = filters_figure(w)
+    atomic_write_bytes(out, _figure_bytes(fig, out), overwrite=args.overwrite)
+    print(f"SRCNN {w.config.name} ({w.name or args.weights}): {fig.width}x{fig.height} figure\n"
+          f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import bind_socket, create_app, is_loopback, run_server
+
+    if not 0 < args.port <= 65535:
+        raise ConfigError(f"--port must be 1..65535, got {args.port}")
+    if not args.max_upload_mb > 0:
+        raise ConfigError(f"--max-upload-mb must be positive, got {args.max_upload_mb:g}")
+    if args.max_pixels < 1:
+        raise ConfigError("--max-pixels must be positive")
+    app = create_app(args.weights or [], max_upload_mb=args.max_upload_mb,
+                     max_pixels=args.max_pixels, device=args.device)
+    sock = bind_socket(args.host, args.port)
+    if not is_loopback(args.host):
+        _note(f"warning: listening on {args.host}: other computers on the network can use this page")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"srcnn: serving on http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        run_server(app, sock)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an error
+        pass
+    finally:
+        sock.close()
+    print("srcnn: stopped", file=sys.stderr)
     return EXIT_OK
 
 
 COMMANDS = {
     "train": cmd_train,
+    "plot": cmd_plot,
+    "demo": cmd_demo,
     "upscale": cmd_upscale,
     "evaluate": cmd_evaluate,
     "convert": cmd_convert,
     "info": cmd_info,
     "models": cmd_models,
+    "compare": cmd_compare,
+    "filters": cmd_filters,
+    "serve": cmd_serve,
 }
 
 
