@@ -15,6 +15,12 @@ from srcnn.model import SRCNN, config_for
 from srcnn.weights import Weights, save_weights
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches (training pairs) go to a temporary folder, never the user's cache or a data root."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 def _data_root() -> Path | None:
     v = os.environ.get("SRCNN_DATA")
     return Path(v) if v and Path(v).is_dir() else None

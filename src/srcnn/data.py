@@ -97,7 +97,7 @@ def make_pair(gt: np.ndarray, scale: float, channels: str = "y", name: str = "")
 
 def _key(cfg: PairConfig, files: list[Path]) -> str:
     h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
-    h.update(b"pairs-v1\n")
+    h.update(b"pairs-v2\n")
     for f in files:
         h.update(f"{f.parent.name}/{f.name}:{f.stat().st_size}\n".encode())
     return h.hexdigest()[:20]
@@ -123,16 +123,25 @@ def build_pairs(cfg: PairConfig, data_root: str | None = None, *, strict: bool =
     path = cache_dir() / f"pairs-{_key(cfg, files)}.npz"
     if use_cache and path.is_file():
         try:
-            return _load_cache(path)
+            cached, skipped = _load_cache(path)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt
+        else:
+            for name, why in skipped:  # unreadable files are reported on every run
+                if strict:
+                    raise ImageReadError(why)
+                if on_skip:
+                    on_skip(Path(name), why)
+            return cached
     pairs: list[Pair] = []
+    skipped_files: list[tuple[str, str]] = []
     for f in files:
         try:
             gt = load_ground_truth(f)
         except ImageReadError as e:
             if strict:
                 raise
+            skipped_files.append((str(f), str(e)))
             if on_skip:
                 on_skip(f, str(e))
             continue
@@ -148,7 +157,7 @@ def build_pairs(cfg: PairConfig, data_root: str | None = None, *, strict: bool =
         raise DataError(f"no usable training images in {', '.join(cfg.sets)}")
     if use_cache:
         with contextlib.suppress(Exception):
-            _save_cache(path, pairs)
+            _save_cache(path, pairs, skipped_files)
     return pairs
 
 
@@ -160,11 +169,12 @@ def _downscaled(gt: np.ndarray, factor: float) -> np.ndarray:
     return out[0] if gt.ndim == 2 else out.transpose(1, 2, 0)
 
 
-def _save_cache(path: Path, pairs: list[Pair]) -> None:
+def _save_cache(path: Path, pairs: list[Pair], skipped: list[tuple[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     arrays: dict[str, np.ndarray] = {
         "meta": np.array(json.dumps([[p.scale, p.name] for p in pairs])),
+        "skipped": np.array(json.dumps(skipped)),
     }
     for i, p in enumerate(pairs):
         arrays[f"b{i}"] = p.bicubic
@@ -173,10 +183,11 @@ def _save_cache(path: Path, pairs: list[Pair]) -> None:
     atomic_write_bytes(path, buf.getvalue(), overwrite=True)
 
 
-def _load_cache(path: Path) -> list[Pair]:
+def _load_cache(path: Path) -> tuple[list[Pair], list[tuple[str, str]]]:
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
-        return [Pair(z[f"b{i}"], z[f"g{i}"], float(s), n) for i, (s, n) in enumerate(meta)]
+        skipped = [(str(a), str(b)) for a, b in json.loads(str(z["skipped"]))]
+        return [Pair(z[f"b{i}"], z[f"g{i}"], float(s), n) for i, (s, n) in enumerate(meta)], skipped
 
 
 # ----------------------------------------------------------------------------------- sub-images

@@ -290,6 +290,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     model.to(device)
     opt = make_optimizer(model, cfg)
     step, best, elapsed0 = 0, -math.inf, 0.0
+    loss_sum0, loss_n0 = 0.0, 0
     if resume:
         if not ckpt_path.is_file():
             raise ConfigError(f"--resume: no checkpoint in {out}")
@@ -297,6 +298,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
+        loss_sum0, loss_n0 = float(ck.get("loss_sum", 0.0)), int(ck.get("loss_n", 0))
         torch.set_rng_state(ck["rng"])
     elif rank == 0 and ckpt_path.exists():
         raise ConfigError(f"{out} already holds a run; pass --resume to go on, or choose another --out")
@@ -318,7 +320,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     tb = _tensorboard(out) if rank == 0 else None
     t_start = time.time()
     last_val: float | None = None
-    loss_sum, loss_n = 0.0, 0
+    # The running loss since the last log row is checkpointed too, so that a resumed run logs
+    # exactly what an unbroken one would.
+    loss_sum, loss_n = loss_sum0, loss_n0
     interrupted = False
 
     def elapsed() -> float:
@@ -329,6 +333,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             return
         state = {"version": CKPT_VERSION, "model": model.state_dict(), "optimizer": opt.state_dict(),
                  "step": step, "best": best, "elapsed": elapsed(), "rng": torch.get_rng_state(),
+                 "loss_sum": loss_sum, "loss_n": loss_n,
                  "config": cfg.to_dict()}
         buf = io.BytesIO()
         torch.save(state, buf)

@@ -1,0 +1,40 @@
+"""Copy a trained run's weights into the package as a shipped model and print its registry entry.
+
+    python tools/ship_model.py runs/srcnn-915-x3/last.safetensors srcnn-915-x3 --recipe "..."
+
+The file is re-saved in our format with the model name and provenance in its metadata, under
+``src/srcnn/models/NAME.safetensors``; the printed ``ModelInfo`` goes into
+``src/srcnn/pretrained.py`` together with the numbers measured by ``srcnn evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from srcnn.weights import file_sha256, load_safetensors, save_weights
+
+MODELS = Path(__file__).resolve().parents[1] / "src" / "srcnn" / "models"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("weights")
+    ap.add_argument("name")
+    ap.add_argument("--recipe", default="")
+    ap.add_argument("--overwrite", action="store_true")
+    args = ap.parse_args()
+    w = load_safetensors(args.weights)
+    w = replace(w, name=args.name, provenance=f"{w.provenance}; {args.recipe}".strip("; "))
+    MODELS.mkdir(parents=True, exist_ok=True)
+    out = MODELS / f"{args.name}.safetensors"
+    save_weights(w, out, overwrite=args.overwrite)
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    print(f'    ModelInfo(name="{args.name}", file="{out.name}", sha256="{file_sha256(out)}",\n'
+          f'              arch="{w.config.name}", scales={tuple(w.scales)!r}, channels_mode="{w.channels_mode}",\n'
+          f'              recipe="{args.recipe}", meta={{}}),')
+
+
+if __name__ == "__main__":
+    main()
