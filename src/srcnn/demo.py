@@ -89,7 +89,11 @@ def run_demo(scale: float = 3.0, weights: str | None = None, sample: str = "astr
     fig = Image.new("RGB", (3 * w + 8, panels[0].height), (255, 255, 255))
     for i, pnl in enumerate(panels):
         fig.paste(pnl, (i * (w + 4), 0))
-    from .weights import Weights  # noqa: F401 - name for the caption only
+    if weights is None:
+        from .pretrained import best_for_scale
 
-    name = weights or "shipped default"
+        info = best_for_scale(scale)
+        name = info.name if info is not None else "shipped default"
+    else:
+        name = weights
     return DemoResult(fig, p_bic, p_sr, str(name), (w, h))

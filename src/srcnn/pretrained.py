@@ -29,8 +29,22 @@ class ModelInfo:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-# Filled by training runs (see docs in README "Pretrained models"). Order: best first per scale.
-REGISTRY: tuple[ModelInfo, ...] = ()
+# Filled by training runs with tools/ship_model.py; the numbers are `srcnn evaluate` (the papers'
+# protocol) on the test sets, never used to choose the weights (the last step of a run is shipped).
+# Order: best first per scale.
+REGISTRY: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        name="srcnn-915-x3",
+        file="srcnn-915-x3.safetensors",
+        sha256="0fc13f99fe990e40773d573c1d5027c9e75c247be2c08f48d385ab63f25a10dc",
+        arch="9-1-5",
+        scales=(3.0,),
+        channels_mode="y",
+        recipe="srcnn train --arch 9-1-5 --scale 3 --recipe fast --max-steps 5000 --max-minutes 20 "
+        "(T91 only; stopped by the 20-minute budget at step 4555, batch 128, 2 CPU cores)",
+        meta={'set5_psnr': 32.27, 'set14_psnr': 28.9, 'bsd100_psnr': 28.12, 'set5_ssim': 0.901, 'set14_ssim': 0.8116, 'bsd100_ssim': 0.7766},
+    ),
+)
 
 
 def model_names() -> list[str]:

@@ -1,0 +1,75 @@
+"""Shipped models: every one loads, its hash is checked, and it beats bicubic on a real photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from srcnn.cli import main
+from srcnn.color import round_uint8, y_uint8
+from srcnn.errors import WeightsError
+from srcnn.metrics import modcrop, psnr, shave
+from srcnn.pretrained import REGISTRY, best_for_scale, load_shipped, model_path
+from srcnn.resize import imresize
+
+
+def test_registry_not_empty() -> None:
+    assert REGISTRY, "at least one shipped model"
+    assert best_for_scale(3.0) is not None
+
+
+@pytest.mark.parametrize("info", REGISTRY, ids=lambda m: m.name)
+def test_shipped_model_loads_and_beats_bicubic(info: object) -> None:
+    from srcnn.demo import sample_photo
+    from srcnn.infer import run_model
+
+    w = load_shipped(info.name)  # type: ignore[attr-defined]
+    assert w.config.name == info.arch  # type: ignore[attr-defined]
+    model = w.build()
+    for scale in info.scales:  # type: ignore[attr-defined]
+        gt = y_uint8(modcrop(sample_photo("astronaut"), int(scale)))
+        x = torch.from_numpy(gt.astype(np.float32) / 255)
+        bic = imresize(imresize(x, scale=1 / scale), size=gt.shape)
+        out = run_model(model, bic[None, None])[0, 0]
+        b = int(np.ceil(scale))
+        p_bic = psnr(shave(gt, b), shave(round_uint8(bic * 255), b))
+        p_sr = psnr(shave(gt, b), shave(round_uint8(out * 255), b))
+        assert p_sr > p_bic + 0.5, (info.name, scale, p_bic, p_sr)  # type: ignore[attr-defined]
+
+
+def test_corrupted_shipped_file_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    info = REGISTRY[0]
+    bad = tmp_path / info.file
+    raw = bytearray(model_path(info).read_bytes())
+    raw[-3] ^= 0x01
+    bad.write_bytes(bytes(raw))
+    monkeypatch.setattr("srcnn.pretrained.model_path", lambda _info: bad)
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_shipped(info.name)
+
+
+def test_demo_and_default_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo.png"
+    assert main(["demo", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.size[0] > 3 * 500
+    bic = float(text.split("bicubic")[1].split("dB")[0])
+    sr = float(text.split("SRCNN")[1].split("dB")[0])
+    assert sr > bic + 0.5
+    # upscale without --weights picks the shipped model for the scale.
+    from PIL import Image as PImage
+    from skimage import data
+
+    src = tmp_path / "small.png"
+    PImage.fromarray(data.astronaut()[::4, ::4]).save(src)
+    assert main(["upscale", str(src), "--scale", "3", "-o", str(tmp_path / "big.png"), "-q"]) == 0
+    with PImage.open(tmp_path / "big.png") as im:
+        assert im.size == (384, 384)
+    assert main(["models"]) == 0
+    assert REGISTRY[0].name in capsys.readouterr().out
