@@ -7,6 +7,7 @@ usage error (bad option or value), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -39,6 +40,21 @@ def _positive_int(s: str) -> int:
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
     return v
+
+
+def _size(s: str) -> int:
+    """A byte count: ``1000000``, ``512K``, ``256M``, ``1.5G`` (powers of 1024)."""
+    t = s.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(t[-1:], 1)
+    if mult > 1:
+        t = t[:-1]
+    try:
+        v = float(t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 512M or 2G, got {s!r}") from None
+    if not (1 << 20 <= v < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a size of at least 1M, got {s!r}")
+    return int(v)
 
 
 def _float(s: str) -> float:
@@ -87,9 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--max-pixels", type=_positive_int, default=None,
                     help="refuse input images with more pixels than this, checked on the header "
                     "before decoding (default 100000000)")
-    up.add_argument("--tile", type=_positive_int, default=512,
-                    help="run the network in tiles of this many output pixels per side to bound "
-                    "memory (exact: tiles overlap by the receptive field); 0 = whole image")
+    up.add_argument("--tile", type=_positive_int, default=None,
+                    help="run the network in tiles of this many output pixels per side (exact: "
+                    "tiles overlap by the receptive field); 0 = whole image; default: the largest "
+                    "tile that fits --max-memory")
+    up.add_argument("--max-memory", type=_size, default="512M", metavar="SIZE",
+                    help="working-memory budget beyond the input and output images, e.g. 256M or "
+                    "2G (default 512M): the output is made in stripes and the network in tiles "
+                    "sized to fit it, so huge outputs (64 megapixels and more) fit in a little RAM")
+    up.add_argument("--threads", type=_positive_int, default=None,
+                    help="CPU threads for the network (default: torch's, one per core)")
     up.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
     up.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar, notes or summary (errors are still printed)")
@@ -128,6 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("weights", help="a shipped model name, .safetensors or .mat file")
 
     sub.add_parser("models", help="list the shipped pretrained models")
+
+    ex = sub.add_parser("export", help="export weights as an ONNX model",
+                        description="Write the network as ONNX: input 'input' and output 'output' of "
+                        "shape (batch, channels, height, width), dynamic batch/height/width, each "
+                        "layer padded by edge replication (the authors' semantics) before its "
+                        "convolution. The input is what the network takes in srcnn upscale: the "
+                        "bicubic-enlarged Y (or RGB/YCbCr) planes on the [0, 1] scale.")
+    ex.add_argument("-w", "--weights", required=True,
+                    help="a shipped model name, our .safetensors file or an authors' .mat file")
+    ex.add_argument("--format", default="onnx", choices=["onnx"], help="output format (onnx)")
+    ex.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
+    ex.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default 17)")
+    ex.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the exported model with onnxruntime (when installed) on two random "
+                    "images and compare with srcnn's engine (default: on)")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     # --- see the results (issue 8): compare, filters, serve
     cmp = sub.add_parser("compare", help="figure: ground truth | bicubic | SRCNN with a zoomed crop",
@@ -309,11 +348,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not REGISTRY:
         print("no shipped models in this version; use --weights with a .safetensors or .mat file")
         return EXIT_OK
-    print(f"{'name':<22} {'arch':<6} {'scales':<14} {'Set5 PSNR':<10} recipe")
+    print(f"{'name':<16} {'arch':<6} {'scales':<8} {'Y-PSNR Set5 / Set14 / BSD100 (dB)':<36} sha256")
     for m in REGISTRY:
         scales = ",".join(f"x{s:g}" for s in m.scales)
-        set5 = m.meta.get("set5_psnr", "")
-        print(f"{m.name:<22} {m.arch:<6} {scales:<14} {set5!s:<10} {m.recipe}")
+        psnrs = " / ".join(f"{m.meta.get(k, float('nan')):.2f}" for k in ("set5_psnr", "set14_psnr", "bsd100_psnr"))
+        print(f"{m.name:<16} {m.arch:<6} {scales:<8} {psnrs:<36} {m.sha256[:12]}…")
+        print(f"{'':<16} recipe: {m.recipe}")
     return EXIT_OK
 
 
@@ -451,13 +491,56 @@ def _remove_empty_folders(root: Path) -> None:
             d.rmdir()
 
 
+class _PlainWriter:
+    """A file wrapper without ``fileno``, so that Pillow writes through ``write`` (and a full disk
+    raises an ``OSError`` with its errno instead of Pillow's generic encoder error)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+
+    def write(self, b: bytes) -> int:
+        return int(self._f.write(b))
+
+    def tell(self) -> int:
+        return int(self._f.tell())
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._f.seek(offset, whence))
+
+    def flush(self) -> None:
+        self._f.flush()
+
+
+def _save_image(img: Any, f: Any, fmt: str) -> None:
+    """Encode ``img`` as ``fmt`` into the open file ``f`` (as images.encode_image would)."""
+    from .errors import ImageWriteError
+
+    params: dict[str, object] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    try:
+        img.save(_PlainWriter(f), format=fmt, **params)
+    except (ValueError, KeyError) as e:
+        raise ImageWriteError(f"cannot encode image as {fmt}: {e}") from None
+    except OSError as e:
+        if e.errno is not None:
+            raise  # a write error (full disk, ...): the atomic writer reports it
+        raise ImageWriteError(f"cannot encode image as {fmt}: {e}") from None
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
     from . import fileio
     from .errors import ImageReadError, ImageWriteError
-    from .images import DEFAULT_MAX_PIXELS, encode_image, format_for_path, read_image
+    from .images import _SIXTEEN_BIT_FORMATS as SIXTEEN_BIT_FORMATS
+    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image
     from .infer import check_scale, resolve_model, upscale_picture
 
     scale = check_scale(args.scale)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    # --tile N: tiles of N; --tile 0: whole image, unbounded; no --tile: fit --max-memory.
+    tile = args.tile or None
+    max_memory = None if args.tile == 0 else args.max_memory
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ConfigError("--max-pixels must be at least 1")
     max_px = args.max_pixels if args.max_pixels is not None else DEFAULT_MAX_PIXELS
@@ -529,16 +612,23 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                                               + (" or --skip-existing to skip it" if batch else ""))
                 fmt = format_for_path(dst)
                 pic = read_image(src, max_pixels=max_px)
-                res = upscale_picture(pic, scale, model, mode, tile=args.tile or None,
-                                      device=args.device)
-                data, enc_notes = encode_image(res, fmt)
+                depth = pic.bit_depth if fmt in SIXTEEN_BIT_FORMATS else 8
+                enc_notes = [f"{fmt} cannot hold 16 bits; wrote 8 bits"] if pic.bit_depth == 16 and depth == 8 \
+                    else []
+                # Straight to an 8/16-bit PIL image, stripe by stripe: bounded memory for huge outputs.
+                img = upscale_picture(pic, scale, model, mode, tile=tile, max_memory=max_memory,
+                                      device=args.device, as_pil=True, bit_depth=depth)
+                if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
+                    enc_notes.append("JPEG has no alpha channel; alpha dropped")
+                    img = img.convert("RGB" if img.mode == "RGBA" else "L")
                 if batch:
                     fileio.make_folder(dst.parent)
-                fileio.atomic_write_bytes(dst, data, overwrite=args.overwrite)
+                fileio.atomic_write_with(dst, functools.partial(_save_image, img, fmt=fmt),
+                                         overwrite=args.overwrite)
                 done += 1
                 if not args.quiet:
-                    notes = res.notes + enc_notes
-                    say(f"{src} ({pic.size[0]}x{pic.size[1]}) -> {dst} ({res.size[0]}x{res.size[1]})"
+                    notes = pic.notes + enc_notes
+                    say(f"{src} ({pic.size[0]}x{pic.size[1]}) -> {dst} ({img.size[0]}x{img.size[1]})"
                         + ("; " + "; ".join(notes) if notes else ""))
             except fileio.DiskFullError as e:
                 fail(src, str(e))
@@ -755,6 +845,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import fileio
+    from .engine import check_onnx, export_onnx
+    from .weights import load_weights
+
+    out = fileio.check_output_path(args.output, overwrite=args.overwrite)
+    w = load_weights(args.weights)
+    model = w.build(padding="replicate" if w.config.padding == "valid" else w.config.padding)
+    meta = {"srcnn.name": w.name, "srcnn.scales": json.dumps(list(w.scales)),
+            "srcnn.channels_mode": w.channels_mode, "srcnn.provenance": w.provenance}
+    data = export_onnx(model, metadata=meta, opset=args.opset)
+    check = ""
+    if args.check:
+        diff = check_onnx(data, model)
+        if diff is None:
+            check = "; not checked (onnxruntime is not installed)"
+        elif diff > 1e-4:
+            raise SRCNNError(f"the exported model differs from srcnn's engine by {diff:.2e} (> 1e-4); "
+                             "nothing written")
+        else:
+            check = f"; onnxruntime output equals srcnn's within {diff:.1e}"
+    fileio.atomic_write_bytes(out, data, overwrite=args.overwrite)
+    print(f"wrote {out} ({model.config.name}, {model.config.channels} channel(s), "
+          f"{model.config.padding} padding, {len(data):,} bytes){check}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "train": cmd_train,
     "plot": cmd_plot,
@@ -764,6 +881,7 @@ COMMANDS = {
     "convert": cmd_convert,
     "info": cmd_info,
     "models": cmd_models,
+    "export": cmd_export,
     "compare": cmd_compare,
     "filters": cmd_filters,
     "serve": cmd_serve,

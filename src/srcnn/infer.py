@@ -6,30 +6,41 @@ RGB -> YCbCr (float, BT.601 studio range), all channels enlarged by Matlab bicub
 channel is enlarged by bicubic; grayscale is used as Y directly. Models trained on three channels
 (``rgb`` or ``ycbcr``) run on all of them.
 
-The model is run in tiles whose results equal the untiled result: each tile carries the receptive
-field radius of context from its neighbours, and replicate padding is applied only on the sides
-that are real image borders, layer by layer, as the authors' code does on the whole image.
+The model is run by :mod:`srcnn.engine` in tiles whose results equal the untiled result: each tile
+carries the receptive field radius of context from its neighbours, and replicate padding is
+applied only on the sides that are real image borders, layer by layer, as the authors' code does
+on the whole image.
+
+Memory is bounded: the output is produced in horizontal stripes. For each stripe only the input
+rows its bicubic taps and the network's receptive field need are colour-converted and resized
+(:func:`srcnn.resize.imresize_rows`), the network runs on the stripe tile by tile, and the result
+is converted back and written into the preallocated output (float32, or straight into an 8/16-bit
+PIL image with ``as_pil``). Working memory is then a few stripes, whatever the image size: a
+64-megapixel output is made in well under 1.5 GB (see ``benchmarks/upscale_e2e.py``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import overload
+from collections.abc import Callable
+from typing import Literal, overload
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
+from .engine import Engine, tile_for_memory
 from .errors import ConfigError, WeightsError
 from .images import Picture, from_pil, to_pil
 from .model import SRCNN
-from .resize import imresize
+from .resize import imresize_rows, source_rows
 from .weights import Weights, load_weights
 
 MAX_SCALE = 16.0
 DEFAULT_TILE = 512
+#: Rows per stripe for colour conversion of the (small) input image.
+COLOR_STRIPE_ROWS = 256
 
 
 def check_scale(scale: float | str, *, minimum: float = 1.0) -> float:
@@ -54,48 +65,37 @@ def output_size_for(height: int, width: int, scale: float) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------- model running
-def _forward_region(model: SRCNN, x: torch.Tensor, borders: tuple[bool, bool, bool, bool]) -> torch.Tensor:
-    """Run ``model`` on a tile ``x`` (N, C, h, w). ``borders`` = (top, bottom, left, right): True
-    where the tile side is a real image border (replicate-pad there), False where the tile carries
-    context from its neighbour (no padding: that side shrinks by each layer's radius)."""
-    top, bottom, left, right = borders
-    replicate = model.config.padding == "replicate"
-    convs = (model.conv1, model.conv2, model.conv3)
-    for i, conv in enumerate(convs):
-        r = conv.kernel_size[0] // 2
-        if r:
-            pads = (r if left else 0, r if right else 0, r if top else 0, r if bottom else 0)
-            if any(pads):
-                x = F.pad(x, pads, mode="replicate" if replicate else "constant")
-        x = conv(x)
-        if i < 2:
-            x = F.relu(x)
-    return x
-
-
 @torch.inference_mode()
 def run_model(model: SRCNN, x: torch.Tensor, *, tile: int | None = DEFAULT_TILE) -> torch.Tensor:
     """Apply a same-padded SRCNN to ``x`` (N, C, H, W) in tiles of at most ``tile`` x ``tile``
-    output pixels (``None`` or 0: whole image). Equal to ``model(x)`` up to float rounding."""
+    output pixels (``None`` or 0: whole image), with :class:`srcnn.engine.Engine`. Equal to
+    ``model(x)`` up to float rounding (max abs difference ~1e-6 in fp32)."""
     if model.config.padding == "valid":
         raise ConfigError("run_model needs a same-size model (padding 'replicate' or 'zeros')")
-    n, _c, h, w = x.shape
-    if not tile or (h <= tile and w <= tile):
-        return _forward_region(model, x, (True, True, True, True))
-    rad = model.config.radius
-    out = torch.empty((n, model.config.channels, h, w), dtype=x.dtype, device=x.device)
-    for y0 in range(0, h, tile):
-        y1 = min(h, y0 + tile)
-        for x0 in range(0, w, tile):
-            x1 = min(w, x0 + tile)
-            # Context: up to `rad` pixels beyond the tile on sides that are not image borders.
-            cy0, cy1 = max(0, y0 - rad), min(h, y1 + rad)
-            cx0, cx1 = max(0, x0 - rad), min(w, x1 + rad)
-            borders = (cy0 == 0, cy1 == h, cx0 == 0, cx1 == w)
-            res = _forward_region(model, x[:, :, cy0:cy1, cx0:cx1], borders)
-            # Interior sides shrank by exactly rad; a side with less context than rad is a border.
-            oy, ox = y0 - cy0 - (0 if borders[0] else rad), x0 - cx0 - (0 if borders[2] else rad)
-            out[:, :, y0:y1, x0:x1] = res[:, :, oy:oy + (y1 - y0), ox:ox + (x1 - x0)]
+    _n, _c, h, w = x.shape
+    return Engine(model)(x, tile=(tile, tile) if tile else (max(1, h), max(1, w)))
+
+
+def tile_for(model: SRCNN, tile: int | None, max_memory: int | None) -> int | None:
+    """The tile side to use: ``tile`` when given (0 or ``None`` with no ``max_memory``: whole
+    image), else the largest tile whose engine buffers fit ``max_memory`` bytes (half of it: the
+    other half is left for the stripe's resize and colour buffers)."""
+    if tile:
+        return int(tile)
+    if max_memory:
+        return tile_for_memory(model, int(max_memory) // 2)
+    return None
+
+
+def convert_in_stripes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *,
+                       rows: int = COLOR_STRIPE_ROWS) -> torch.Tensor:
+    """``fn(x)`` for a per-pixel map ``fn`` on ``(C, H, W)``, computed ``rows`` rows at a time into a
+    float32 result, so that ``fn``'s float64 temporaries stay small."""
+    first = fn(x[:, :min(rows, x.shape[1])])
+    out = torch.empty((first.shape[0], *x.shape[1:]), dtype=first.dtype, device=x.device)
+    out[:, :first.shape[1]] = first
+    for a in range(first.shape[1], x.shape[1], rows):
+        out[:, a:a + rows] = fn(x[:, a:a + rows])
     return out
 
 
@@ -150,39 +150,124 @@ def _copy_with_padding(model: SRCNN) -> SRCNN:
 
 
 # ----------------------------------------------------------------------------------- the path
+#: Bytes of stripe buffers per output pixel (resized planes, the float64 colour conversion of the
+#: stripe, the network's input and output): about 160 for an RGB picture, measured with
+#: tracemalloc-like accounting of the tensors alive at the peak.
+STRIPE_BYTES_PER_PIXEL = 160
+#: Stripe budget when no ``max_memory`` is given.
+DEFAULT_STRIPE_BUDGET = 256 << 20
+
+
+def stripe_rows_for(tile: int | None, height: int, width: int, max_memory: int | None = None) -> int:
+    """Output rows per stripe: the tile height (the whole image when untiled), fewer when a stripe
+    that tall and ``width`` wide would need more than half of ``max_memory`` (default budget
+    :data:`DEFAULT_STRIPE_BUDGET`)."""
+    if not tile and not max_memory:
+        return max(1, height)
+    budget = int(max_memory) // 2 if max_memory else DEFAULT_STRIPE_BUDGET
+    rows = max(1, budget // (STRIPE_BYTES_PER_PIXEL * max(1, width)))
+    return max(1, min(height, rows, tile or height))
+
+
+@overload
+def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
+                    tile: int | None = ..., device: str | torch.device = ...,
+                    max_memory: int | None = ..., as_pil: Literal[False] = ...,
+                    bit_depth: int | None = ...) -> Picture: ...
+@overload
+def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
+                    tile: int | None = ..., device: str | torch.device = ...,
+                    max_memory: int | None = ..., as_pil: Literal[True],
+                    bit_depth: int | None = ...) -> Image.Image: ...
+@torch.inference_mode()
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = "y", *,
-                    tile: int | None = DEFAULT_TILE, device: str | torch.device = "cpu") -> Picture:
+                    tile: int | None = DEFAULT_TILE, device: str | torch.device = "cpu",
+                    max_memory: int | None = None, as_pil: bool = False,
+                    bit_depth: int | None = None) -> Picture | Image.Image:
     """Upscale a :class:`Picture` (the low-resolution image) by ``scale``. Returns a new Picture
-    with the same mode and bit depth, values clipped to [0, 1]."""
+    with the same mode and bit depth, values clipped to [0, 1].
+
+    The work is done in stripes of output rows (see the module notes): ``tile`` output pixels
+    per side for the network (``None``: whole image), or, when ``tile`` is ``None``/0 and
+    ``max_memory`` (bytes) is given, the tile that fits that working-memory budget.
+
+    ``as_pil=True`` returns instead the PIL image that ``images.to_pil(result, bit_depth=...)``
+    would give (same rounding), filled stripe by stripe without a float32 copy of the output:
+    what ``srcnn upscale`` uses to keep huge outputs in bounded memory.
+    """
     h, w = pic.data.shape[:2]
     oh, ow = output_size_for(h, w, scale)
+    mc = model.config.channels
+    if mc not in (1, 3):
+        raise ConfigError(f"models with {mc} channels are not supported")
     planes = torch.from_numpy(np.ascontiguousarray(pic.color_planes.transpose(2, 0, 1)))
     planes = planes.to(device=device, dtype=torch.float32)  # (C, H, W)
     is_rgb = planes.shape[0] == 3
-    mc = model.config.channels
+    # What is resized: the input, colour-converted stripe by stripe (its float64 maths stays small).
     if mc == 1:
-        src = rgb_to_ycbcr(planes) if is_rgb else planes
-        big = imresize(src, scale=scale, size=(oh, ow))  # (C, oh, ow)
-        y = run_model(model, big[None, :1], tile=tile)[0]
-        big = torch.cat([y, big[1:]], dim=0)
-        out = ycbcr_to_rgb(big) if is_rgb else big
-    elif mc == 3:
+        src = convert_in_stripes(rgb_to_ycbcr, planes) if is_rgb else planes
+    else:
         src = planes if is_rgb else planes.expand(3, -1, -1)
         if channels_mode == "ycbcr":
-            src = rgb_to_ycbcr(src)
-        big = imresize(src, scale=scale, size=(oh, ow))
-        res = run_model(model, big[None], tile=tile)[0]
-        out = ycbcr_to_rgb(res) if channels_mode == "ycbcr" else res
-        if not is_rgb:  # grayscale through a colour model: take the luma back
-            out = rgb_to_ycbcr(out.clamp(0, 1))[:1]
-    else:
-        raise ConfigError(f"models with {mc} channels are not supported")
-    out = out.clamp(0.0, 1.0)
+            src = convert_in_stripes(rgb_to_ycbcr, src)
+    del planes  # only ``src`` is needed from here on (the same tensor when no conversion)
+    alpha = None
     if pic.has_alpha:
-        a = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1))).to(out)  # type: ignore[union-attr]
-        out = torch.cat([out, imresize(a, scale=scale, size=(oh, ow)).clamp(0.0, 1.0)], dim=0)
-    data = out.permute(1, 2, 0).cpu().numpy().astype(np.float32)
+        alpha = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1)))  # type: ignore[union-attr]
+        alpha = alpha.to(device=device, dtype=torch.float32)
+    n_out = pic.data.shape[2]
+    engine = Engine(model)
+    t = tile_for(model, tile, max_memory)
+    step = stripe_rows_for(t, oh, ow, max_memory)
+    tiles = (step, t) if t else None  # network tiles: a stripe's height, t wide (None: whole stripe)
+    rad = model.config.radius
+    size = (oh, ow)
+    depth = pic.bit_depth if bit_depth is None else bit_depth
+    sixteen = depth == 16 and pic.mode == "L"
+    canvas: Image.Image | None = None
+    data: np.ndarray | None = None
+    if as_pil:
+        canvas = Image.new("I;16" if sixteen else pic.mode, (ow, oh))
+    else:
+        data = np.empty((oh, ow, n_out), dtype=np.float32)
+    for a in range(0, oh, step):
+        b = min(oh, a + step)
+        ca, cb = max(0, a - rad), min(oh, b + rad)  # the network's context rows
+        lo, hi = source_rows(h, w, (ca, cb), scale, size)
+        big = imresize_rows(src[:, lo:hi], (ca, cb), scale, size, row0=lo, height=h)  # (C, cb-ca, ow)
+        if mc == 1:
+            y = engine.run_rows(big[None, :1], (a, b), row0=ca, height=oh, tile=tiles)[0]
+            stripe = torch.cat([y, big[1:, a - ca:b - ca]], dim=0)
+            out = ycbcr_to_rgb(stripe) if is_rgb else stripe
+        else:
+            res = engine.run_rows(big[None], (a, b), row0=ca, height=oh, tile=tiles)[0]
+            out = ycbcr_to_rgb(res) if channels_mode == "ycbcr" else res
+            if not is_rgb:  # grayscale through a colour model: take the luma back
+                out = rgb_to_ycbcr(out.clamp(0, 1))[:1]
+        out = out.clamp(0.0, 1.0)
+        if alpha is not None:
+            alo, ahi = source_rows(h, w, (a, b), scale, size)
+            al = imresize_rows(alpha[:, alo:ahi], (a, b), scale, size, row0=alo, height=h)
+            out = torch.cat([out, al.clamp(0.0, 1.0)], dim=0)
+        part = out.permute(1, 2, 0).cpu().numpy().astype(np.float32)  # (b - a, ow, n_out)
+        if canvas is not None:
+            canvas.paste(_quantize(part, sixteen), (0, a))
+        else:
+            assert data is not None
+            data[a:b] = part
+    if canvas is not None:
+        return canvas
+    assert data is not None
     return Picture(data, pic.mode, pic.bit_depth, list(pic.notes))
+
+
+def _quantize(part: np.ndarray, sixteen: bool) -> Image.Image:
+    """A stripe (rows, W, C) float32 in [0, 1] as a PIL image, rounded as ``images.to_pil`` does."""
+    d = np.clip(part, 0.0, 1.0)
+    if sixteen:
+        return Image.fromarray(np.floor(d[:, :, 0].astype(np.float64) * 65535.0 + 0.5).astype(np.uint16))
+    a = np.floor(d.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a)
 
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor

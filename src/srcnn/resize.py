@@ -100,23 +100,16 @@ def _resize_last_axis(x: torch.Tensor, out_length: int, scale: float,
     return out
 
 
-def imresize(
-    x: torch.Tensor,
-    scale: float | tuple[float, float] | None = None,
-    size: tuple[int, int] | None = None,
-    antialiasing: bool = True,
-) -> torch.Tensor:
-    """Resize ``(..., H, W)`` float tensor like Matlab ``imresize(x, scale|size, 'bicubic')``.
-
-    Give ``scale`` (one number or (row, col)), ``size`` (out H, W) or both. With ``size`` alone
-    the scale of each axis is ``out / in``; with ``scale`` alone the size is ``ceil(in * scale)``.
-    Values are not clipped. Returns the same dtype and device as ``x``.
-    """
+def _check(x: torch.Tensor) -> None:
     if not x.is_floating_point():
         raise TypeError(f"imresize needs a float tensor, got {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"expected (..., H, W), got shape {tuple(x.shape)}")
-    h, w = x.shape[-2], x.shape[-1]
+
+
+def _plan(h: int, w: int, scale: float | tuple[float, float] | None,
+          size: tuple[int, int] | None) -> tuple[int, int, float, float]:
+    """The output size and per-axis scales of :func:`imresize`: ``(oh, ow, row_scale, col_scale)``."""
     if scale is None and size is None:
         raise ValueError("give scale or size")
     if scale is not None:
@@ -132,6 +125,23 @@ def imresize(
         raise ValueError(f"output size must be >= 1, got {size}")
     if scale is None:
         sh, sw = oh / h, ow / w
+    return oh, ow, sh, sw
+
+
+def imresize(
+    x: torch.Tensor,
+    scale: float | tuple[float, float] | None = None,
+    size: tuple[int, int] | None = None,
+    antialiasing: bool = True,
+) -> torch.Tensor:
+    """Resize ``(..., H, W)`` float tensor like Matlab ``imresize(x, scale|size, 'bicubic')``.
+
+    Give ``scale`` (one number or (row, col)), ``size`` (out H, W) or both. With ``size`` alone
+    the scale of each axis is ``out / in``; with ``scale`` alone the size is ``ceil(in * scale)``.
+    Values are not clipped. Returns the same dtype and device as ``x``.
+    """
+    _check(x)
+    oh, ow, sh, sw = _plan(x.shape[-2], x.shape[-1], scale, size)
     # Matlab resizes the axis with the smaller scale first (rows first on a tie).
     if sh <= sw:
         y = _resize_last_axis(x.transpose(-1, -2), oh, sh, antialiasing).transpose(-1, -2)
@@ -140,3 +150,59 @@ def imresize(
         y = _resize_last_axis(x, ow, sw, antialiasing)
         y = _resize_last_axis(y.transpose(-1, -2), oh, sh, antialiasing).transpose(-1, -2)
     return y.contiguous()
+
+
+def _resize_rows(x: torch.Tensor, idx: np.ndarray, w: np.ndarray) -> torch.Tensor:
+    """Resize along dim -2 with given contributions (rows ``idx``, weights ``w``, both (n, P))."""
+    it = torch.as_tensor(idx, device=x.device)
+    wt = torch.tensor(w, device=x.device, dtype=x.dtype)
+    out = x[..., it[:, 0], :] * wt[:, 0, None]
+    for p in range(1, it.shape[1]):
+        out.addcmul_(x[..., it[:, p], :], wt[:, p, None])
+    return out
+
+
+def source_rows(height: int, width: int, rows: tuple[int, int],
+                scale: float | tuple[float, float] | None = None, size: tuple[int, int] | None = None,
+                antialiasing: bool = True) -> tuple[int, int]:
+    """Input rows ``(lo, hi)`` (``hi`` exclusive) that output rows ``rows = (a, b)`` of
+    ``imresize`` of a ``height x width`` image (same ``scale`` / ``size``) read: the stripe that
+    :func:`imresize_rows` needs."""
+    oh, _ow, sh, _sw = _plan(height, width, scale, size)
+    idx, _ = contributions(height, oh, float(sh), antialiasing)
+    part = idx[rows[0]:rows[1]]
+    return int(part.min()), int(part.max()) + 1
+
+
+def imresize_rows(
+    x: torch.Tensor,
+    rows: tuple[int, int],
+    scale: float | tuple[float, float] | None = None,
+    size: tuple[int, int] | None = None,
+    antialiasing: bool = True,
+    *,
+    row0: int = 0,
+    height: int | None = None,
+) -> torch.Tensor:
+    """Output rows ``rows = (a, b)`` of ``imresize(image, scale, size)``, computed from a horizontal
+    stripe of the input: ``x`` holds input rows ``row0 .. row0 + x.shape[-2]`` of an image of
+    ``height`` rows (default: ``x`` is the whole image). The stripe must hold the rows that
+    :func:`source_rows` names. Equal to slicing the whole-image result (the same taps, weights and
+    order), so a large image can be resized stripe by stripe in bounded memory.
+    """
+    _check(x)
+    h = x.shape[-2] if height is None else int(height)
+    oh, ow, sh, sw = _plan(h, x.shape[-1], scale, size)
+    a, b = rows
+    if not 0 <= a < b <= oh:
+        raise ValueError(f"rows must satisfy 0 <= a < b <= {oh}, got {rows}")
+    idx, w = contributions(h, oh, float(sh), antialiasing)
+    idx = idx[a:b] - row0
+    if idx.min() < 0 or idx.max() >= x.shape[-2]:
+        raise ValueError("imresize_rows: the stripe does not hold the input rows these outputs need")
+    w = w[a:b]
+    if sh <= sw:
+        return _resize_last_axis(_resize_rows(x, idx, w), ow, sw, antialiasing)
+    lo, hi = int(idx.min()), int(idx.max()) + 1
+    y = _resize_last_axis(x[..., lo:hi, :], ow, sw, antialiasing)
+    return _resize_rows(y, idx - lo, w)
