@@ -251,6 +251,8 @@ def test_browser_upload_shows_result(live_server: str, tmp_path: Path, photo: np
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(live_server)
             page.wait_for_selector("#model option", state="attached")
+            # Shipped models are listed first; pick the test's identity weights (trained for x2.5).
+            page.select_option("#model", "identity.safetensors")
             assert page.input_value("#model") == "identity.safetensors"
             assert "100 kB" in page.inner_text("#limits")
             assert "trained for x2, x2.5, x3" in page.inner_text("#trained")
