@@ -9,8 +9,10 @@ JSON (with ratios).
 Ceiling: FLOPs per output pixel = 2 * (81*64 + 64*32*f2^2 + 32*25) (the network's multiply-adds,
 nothing else), divided into the best fp32 ``torch.mm`` rate measured on square matrices of 1024,
 2048 and 4096 with the same threads: the speed a perfect GEMM-bound implementation would have.
-Times are the median of ``--repeat`` runs after one warm-up run (one run after the warm-up when
-the warm-up took over 5 s; the warm-up itself when it took over 30 s).
+Times are the median of ``--repeat`` runs after one warm-up run; ours and onnxruntime run in turns
+(ABAB...) so that the machine's speed drifts hit both alike. The plain stack is timed apart (one
+run after the warm-up when the warm-up took over 5 s; the warm-up itself when over 30 s: minutes
+at 2048x2048).
 """
 
 from __future__ import annotations
@@ -62,6 +64,28 @@ def timeit(fn: Callable[[], Any], repeat: int, device: str, what: str = "") -> f
     if what:
         print(f"  {what}: {statistics.median(times):.3f} s", file=sys.stderr, flush=True)
     return statistics.median(times)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, device: str, what: str) -> dict[str, float]:
+    """Median time of each function, run in turns (one warm-up each first)."""
+    for fn in fns.values():
+        fn()
+    sync(device)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            # A pause first: onnxruntime's pool threads spin-wait for a while after each run, and
+            # would otherwise eat the CPU of whatever runs next (measured: ours 1.15x instead of
+            # 1.5x onnxruntime at 512x512 without it).
+            time.sleep(0.2)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[k].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    for k, v in med.items():
+        print(f"  {what} {k}: {v:.3f} s", file=sys.stderr, flush=True)
+    return med
 
 
 def matmul_gflops(device: str, dtype: torch.dtype = torch.float32) -> float:
@@ -133,7 +157,14 @@ def main(argv: list[str] | None = None) -> int:
                 ref = model(x)
                 print(f"  {arch} {size} reference: {time.perf_counter() - t0:.3f} s", file=sys.stderr, flush=True)
                 ours_out = eng(x, tile=tiles)
-                t_ours = timeit(partial(eng, x, tile=tiles), args.repeat, dev, f"{arch} {size} ours")
+                fns: dict[str, Callable[[], Any]] = {"ours": partial(eng, x, tile=tiles)}
+                xn = x.cpu().numpy()
+                if sess is not None:
+                    fns["onnxruntime"] = partial(sess.run, None, {"input": xn})
+                # Ours and onnxruntime alternate run by run, so that drifts of the machine's speed
+                # (turbo, neighbours) hit both alike; the ratio is the ratio of the medians.
+                times = interleaved(fns, args.repeat, dev, f"{arch} {size}")
+                t_ours = times["ours"]
                 t_plain = timeit(partial(seq, x), args.repeat, dev, f"{arch} {size} plain")
             row: dict[str, Any] = {
                 "arch": arch, "size": size, "device": dev, "threads": args.threads, "tile": tile,
@@ -142,10 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                 "ours_vs_reference_maxdiff": float((ours_out - ref).abs().max()),
             }
             if sess is not None:
-                xn = x.cpu().numpy()
                 ort_out = sess.run(None, {"input": xn})[0]
-                t_ort = timeit(partial(sess.run, None, {"input": xn}), args.repeat, dev, f"{arch} {size} onnxruntime")
-                row["ort_mps"] = mp / t_ort
+                row["ort_mps"] = mp / times["onnxruntime"]
                 row["ours_vs_ort_maxdiff"] = float(np.abs(ort_out - ours_out.cpu().numpy()).max())
                 row["ours_over_ort"] = row["ours_mps"] / row["ort_mps"]
             if args.half and dev.startswith("cuda"):
