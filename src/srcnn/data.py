@@ -14,6 +14,7 @@ of the source files; nothing is written into a data root.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -135,24 +136,38 @@ def build_pairs(cfg: PairConfig, data_root: str | None = None, *, strict: bool =
             return cached
     pairs: list[Pair] = []
     skipped_files: list[tuple[str, str]] = []
-    for f in files:
+
+    def one(f: Path) -> tuple[list[Pair], list[str], str | None]:
         try:
             gt = load_ground_truth(f)
         except ImageReadError as e:
-            if strict:
-                raise
-            skipped_files.append((str(f), str(e)))
-            if on_skip:
-                on_skip(f, str(e))
-            continue
+            return [], [], str(e)
+        made, notes = [], []
         copies = [gt] + [_downscaled(gt, d) for d in cfg.downscales]
         for i, img in enumerate(copies):
             for k in cfg.scales:
                 try:
-                    pairs.append(make_pair(img, k, cfg.channels, f"{f.name}#{i}@x{k:g}"))
+                    made.append(make_pair(img, k, cfg.channels, f"{f.name}#{i}@x{k:g}"))
                 except DataError as e:
-                    if on_skip:
-                        on_skip(f, str(e))
+                    notes.append(str(e))
+        return made, notes, None
+
+    # Images are independent and torch/numpy release the GIL in the resizes, so threads scale
+    # with the cores; results are taken in file order, so the pairs do not depend on timing.
+    workers = max(1, min(16, os.cpu_count() or 1, len(files)))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for f, (made, notes, unreadable) in zip(files, pool.map(one, files), strict=True):
+            if unreadable is not None:
+                if strict:
+                    raise ImageReadError(unreadable)
+                skipped_files.append((str(f), unreadable))
+                if on_skip:
+                    on_skip(f, unreadable)
+                continue
+            pairs.extend(made)
+            for note in notes:
+                if on_skip:
+                    on_skip(f, note)
     if not pairs:
         raise DataError(f"no usable training images in {', '.join(cfg.sets)}")
     if use_cache:
@@ -206,17 +221,15 @@ def grid_positions(pairs: list[Pair], size: int = 33, stride: int = 14) -> np.nd
 
 def random_positions(pairs: list[Pair], n: int, size: int, g: torch.Generator) -> np.ndarray:
     """``n`` random (pair, top, left) rows, images drawn in proportion to their area."""
-    areas = torch.tensor([max(0, p.gt.shape[1] - size + 1) * max(0, p.gt.shape[2] - size + 1)
-                          for p in pairs], dtype=torch.float64)
+    hw = torch.tensor([p.gt.shape[1:] for p in pairs], dtype=torch.float64).reshape(-1, 2)
+    room = (hw - size + 1).clamp_(min=0)
+    areas = room[:, 0] * room[:, 1]
     if float(areas.sum()) == 0:
         raise DataError(f"no training image is at least {size}x{size} pixels")
     idx = torch.multinomial(areas, n, replacement=True, generator=g)
     u = torch.rand(n, 2, generator=g, dtype=torch.float64)
-    out = np.empty((n, 3), dtype=np.int64)
-    for j, i in enumerate(idx.tolist()):
-        h, w = pairs[i].gt.shape[1:]
-        out[j] = (i, int(u[j, 0] * (h - size + 1)), int(u[j, 1] * (w - size + 1)))
-    return out
+    tl = (u * room[idx]).floor_().to(torch.int64)  # the same as int(u * room): u * room >= 0
+    return torch.cat([idx[:, None], tl], dim=1).numpy()
 
 
 def gather(pairs: list[Pair], pos: np.ndarray, size: int, label_crop: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,6 +238,37 @@ def gather(pairs: list[Pair], pos: np.ndarray, size: int, label_crop: int) -> tu
     xs = np.stack([pairs[i].bicubic[:, r:r + s, q:q + s] for i, r, q in pos])
     ys = np.stack([pairs[i].gt[:, r + c:r + s - c, q + c:q + s - c] for i, r, q in pos])
     return torch.from_numpy(xs), torch.from_numpy(ys)
+
+
+class PatchSource:
+    """All pairs in two flat tensors on one device, so that a batch of sub-images is one indexed
+    read there (no per-sample Python, no host-to-device copy on a GPU). ``take`` equals ``gather``."""
+
+    def __init__(self, pairs: list[Pair], device: str | torch.device = "cpu") -> None:
+        shapes = torch.tensor([p.gt.shape for p in pairs], dtype=torch.int64)
+        sizes = shapes.prod(dim=1)
+        self.offset = (torch.cumsum(sizes, 0) - sizes).to(device)
+        self.width = shapes[:, 2].to(device)
+        self.plane = (shapes[:, 1] * shapes[:, 2]).to(device)
+        self.channels = int(shapes[0, 0])
+        self.bicubic = torch.cat([torch.from_numpy(p.bicubic).reshape(-1) for p in pairs]).to(device)
+        self.gt = torch.cat([torch.from_numpy(p.gt).reshape(-1) for p in pairs]).to(device)
+        self.device = self.bicubic.device
+
+    def _index(self, pos: torch.Tensor, size: int, shift: int) -> torch.Tensor:
+        i, r, q = pos[:, 0], pos[:, 1] + shift, pos[:, 2] + shift
+        ar = torch.arange(size, device=self.device)
+        ch = torch.arange(self.channels, device=self.device)
+        w = self.width[i][:, None, None, None]
+        base = (self.offset[i] + r * self.width[i] + q)[:, None, None, None]
+        return base + ch[None, :, None, None] * self.plane[i][:, None, None, None] + ar[:, None] * w + ar
+
+    def take(self, pos: np.ndarray, size: int, label_crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs ``(n, C, size, size)`` and labels ``(n, C, size - 2 c, size - 2 c)`` on the device."""
+        p = torch.from_numpy(np.ascontiguousarray(pos)).to(self.device)
+        x = self.bicubic[self._index(p, size, 0)]
+        y = self.gt[self._index(p, size - 2 * label_crop, label_crop)]
+        return x, y
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:

@@ -9,7 +9,10 @@ loss of Caffe's EuclideanLoss (sum / 2N), so that step sizes mean what the paper
 
 ``fast``: the same network and data, Adam (lr 1e-3 for layers 1-2, 1e-4 for layer 3, cosine decay
 to 1 % over the run), mean-squared error, random crops with random flips/rotations. Choices and
-measurements: see ``TrainConfig`` defaults and the README.
+measurements: see ``TrainConfig`` defaults and the README. The cosine runs over ``--max-steps`` (or
+``--epochs``); when only ``--max-minutes`` bounds a run, it runs over the wall-clock budget instead
+(progress = elapsed / budget, the elapsed time being checkpointed), so a run of a fixed duration
+always ends with a decayed learning rate whatever the machine's speed.
 
 Files in the run folder (written by rank 0 only, each atomically): ``checkpoint.pt`` (model,
 optimiser, step, RNG state, elapsed time, config: plain tensors and builtins, loadable with
@@ -38,7 +41,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import CHANNEL_MODES, Pair, PairConfig, build_pairs, dihedral, gather, grid_positions, random_positions
+from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, dihedral, grid_positions, random_positions
 from .datasets import list_images, resolve_set
 from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
@@ -176,11 +179,12 @@ def make_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups)
 
 
-def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
-    """Learning-rate multiplier at ``step``: constant for ``paper``, cosine to 1 % for ``fast``."""
+def lr_factor(cfg: TrainConfig, progress: float) -> float:
+    """Learning-rate multiplier at ``progress`` (0 to 1 through the run): constant for ``paper``,
+    cosine to 1 % for ``fast``."""
     if cfg.recipe == "paper":
         return 1.0
-    t = min(step, total) / max(1, total)
+    t = min(max(progress, 0.0), 1.0)
     return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
 
 
@@ -194,8 +198,9 @@ def loss_fn(out: torch.Tensor, label: torch.Tensor, recipe: str) -> torch.Tensor
 class Batches:
     """The batch of step ``t`` as a pure function of (seed, t): resumable and shardable."""
 
-    def __init__(self, pairs: list[Pair], cfg: TrainConfig) -> None:
+    def __init__(self, pairs: list[Pair], cfg: TrainConfig, device: str = "cpu") -> None:
         self.pairs, self.cfg = pairs, cfg
+        self.source = PatchSource(pairs, device)  # batches are cut where the model runs
         self.grid = grid_positions(pairs, cfg.patch, cfg.stride) if cfg.recipe == "paper" else None
         self.n = len(self.grid) if self.grid is not None else int(
             sum(len(range(0, p.gt.shape[1] - cfg.patch + 1, cfg.stride))
@@ -212,7 +217,7 @@ class Batches:
         else:
             g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 7 * step + 1)
             rows = random_positions(self.pairs, cfg.batch, cfg.patch, g)
-        x, y = gather(self.pairs, rows, cfg.patch, cfg.label_crop)
+        x, y = self.source.take(rows, cfg.patch, cfg.label_crop)
         if cfg.use_augment:
             k = int(torch.randint(0, 8, (1,), generator=torch.Generator().manual_seed(
                 cfg.seed * 7919 + step)))
@@ -288,6 +293,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     elif cfg.init_scheme == "identity":
         init_identity(model)
     model.to(device)
+    if str(device).startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     opt = make_optimizer(model, cfg)
     step, best, elapsed0 = 0, -math.inf, 0.0
     loss_sum0, loss_n0 = 0.0, 0
@@ -305,13 +312,14 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
                         cfg.data_root, strict=cfg.strict,
                         on_skip=(lambda f, why: log(f"skipped {why}")) if log and rank == 0 else None)
-    batches = Batches(pairs, cfg)
+    batches = Batches(pairs, cfg, device)
     if cfg.max_steps is not None:
         total = cfg.max_steps
     elif cfg.epochs is not None:
         total = max(1, round(cfg.epochs * batches.steps_per_epoch))
     else:
         total = 1_000_000_000 if cfg.max_minutes is not None else 10 * batches.steps_per_epoch
+    timed = cfg.max_steps is None and cfg.epochs is None and cfg.max_minutes is not None
     val_imgs = [load_ground_truth(f) for f in list_images(resolve_set(cfg.val_set, cfg.data_root))]
     ddp: torch.nn.Module = model
     if world > 1:
@@ -323,14 +331,41 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     # The running loss since the last log row is checkpointed too, so that a resumed run logs
     # exactly what an unbroken one would.
     loss_sum, loss_n = loss_sum0, loss_n0
+    # Step losses are summed on the device (float64: exact for these sums, so where the sum is
+    # folded into ``loss_sum`` does not change it) and read back only for log rows and
+    # checkpoints: a ``.item()`` per step would stall a GPU's queue every step.
+    loss_acc = torch.zeros((), dtype=torch.float64, device=device)
+    on_cpu = torch.device(device).type == "cpu"
+    row_step, clock_stop = -1, False
     interrupted = False
 
     def elapsed() -> float:
         return elapsed0 + time.time() - t_start
 
+    def fold() -> None:
+        nonlocal loss_sum
+        loss_sum += float(loss_acc)
+        loss_acc.zero_()
+
+    def log_row() -> None:
+        nonlocal last_val, best, loss_sum, loss_n, row_step
+        last_val, bic = validate(model, val_imgs, cfg.scales[0], cfg.channels, device)
+        fold()
+        mean_loss = loss_sum / max(1, loss_n)
+        assert writer is not None
+        writer.row(step, step * cfg.batch, mean_loss, last_val, bic, elapsed())
+        if tb is not None:
+            tb.add_scalar("loss", mean_loss, step)
+            tb.add_scalar("val_psnr", last_val, step)
+        loss_sum, loss_n, row_step = 0.0, 0, step
+        if last_val > best:
+            best = last_val
+            _save_weights(model, cfg, step, out / "best.safetensors", f"{out.name}-best")
+
     def save() -> None:
         if rank != 0:
             return
+        fold()
         state = {"version": CKPT_VERSION, "model": model.state_dict(), "optimizer": opt.state_dict(),
                  "step": step, "best": best, "elapsed": elapsed(), "rng": torch.get_rng_state(),
                  "loss_sum": loss_sum, "loss_n": loss_n,
@@ -344,15 +379,17 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         ddp.train()
         while step < total:
             stop = cfg.max_minutes is not None and elapsed() > cfg.max_minutes * 60
-            if world > 1:  # every rank must agree to stop at the same step
-                flag = torch.tensor([1.0 if stop else 0.0], device=device)
-                dist.all_reduce(flag)
-                stop = bool(flag.item() > 0)
+            frac = elapsed() / (cfg.max_minutes * 60) if timed and cfg.max_minutes else step / total
+            if world > 1:  # every rank must agree on stopping and on the learning rate
+                flag = torch.tensor([1.0 if stop else 0.0, frac], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                stop, frac = bool(flag[0].item() > 0), float(flag[1].item())
             if stop:
+                clock_stop = True
                 break
             x, y = batches.batch(step, rank, world)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            f = lr_factor(cfg, step, total)
+            f = lr_factor(cfg, frac)
             for gr in opt.param_groups:
                 gr["lr"] = gr["base_lr"] * f
             opt.zero_grad(set_to_none=True)
@@ -360,24 +397,16 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             step += 1
-            loss_sum += loss.item()
+            loss_acc += loss.detach()
             loss_n += 1
             if rank == 0 and (step % cfg.eval_every == 0 or step == total):
-                last_val, bic = validate(model, val_imgs, cfg.scales[0], cfg.channels, device)
-                mean_loss = loss_sum / loss_n
-                assert writer is not None
-                writer.row(step, step * cfg.batch, mean_loss, last_val, bic, elapsed())
-                if tb is not None:
-                    tb.add_scalar("loss", mean_loss, step)
-                    tb.add_scalar("val_psnr", last_val, step)
-                loss_sum, loss_n = 0.0, 0
-                if last_val > best:
-                    best = last_val
-                    _save_weights(model, cfg, step, out / "best.safetensors", f"{out.name}-best")
+                log_row()
             if step % cfg.ckpt_every == 0:
                 save()
-            if progress and rank == 0:
+            if progress and rank == 0 and (on_cpu or step % 20 == 0 or step == total):
                 progress({"step": step, "total": total, "loss": loss.item(), "val_psnr": last_val})
+        if rank == 0 and clock_stop and row_step != step:  # stopped by the clock: log where it ended
+            log_row()
     except KeyboardInterrupt:
         interrupted = True
         raise
