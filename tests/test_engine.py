@@ -13,6 +13,7 @@ from PIL import Image
 from srcnn.cli import main
 from srcnn.color import rgb_to_ycbcr, ycbcr_to_rgb
 from srcnn.engine import Engine, check_onnx, export_onnx, tile_for_memory
+from srcnn.errors import ConfigError
 from srcnn.images import Picture, to_pil
 from srcnn.infer import convert_in_stripes, run_model, upscale_picture
 from srcnn.model import SRCNN, config_for
@@ -92,6 +93,47 @@ def test_run_rows_on_a_stripe() -> None:
         assert (part - full[:, :, a:b]).abs().max().item() <= TOL
     with pytest.raises(ValueError):
         eng.run_rows(x[:, :, 5:20], (10, 20), row0=5, height=50)  # too little context above
+
+
+@pytest.mark.parametrize("arch", ["9-1-5", "9-3-5", "9-5-5"])
+@pytest.mark.parametrize("padding", ["replicate", "zeros"])
+def test_conv_backend_equals_reference(arch: str, padding: str) -> None:
+    """The library-convolution backend (the default off the CPU), forced here on the CPU: exact at
+    image borders, for tiles smaller than the radius, and on stripes."""
+    model = _model(arch, 3 if arch == "9-3-5" else 1, padding=padding)
+    eng = Engine(model, backend="conv")
+    assert eng.backend == "conv"
+    g = torch.Generator().manual_seed(2)
+    for h, w in [(1, 1), (2, 9), (17, 29), (61, 40)]:
+        x = torch.rand(1, model.config.channels, h, w, generator=g)
+        ref = _ref(model, x)
+        for tile in (None, 1, 5, (7, 30), 16):
+            assert (eng(x, tile=tile) - ref).abs().max().item() <= TOL, (h, w, tile)
+    x = torch.rand(1, model.config.channels, 50, 37, generator=g)
+    r, full = model.config.radius, _ref(model, x)
+    for a, b in [(0, 10), (10, 30), (30, 50)]:
+        lo, hi = max(0, a - r), min(50, b + r)
+        part = eng.run_rows(x[:, :, lo:hi], (a, b), row0=lo, height=50, tile=(8, 16))
+        assert (part - full[:, :, a:b]).abs().max().item() <= TOL
+
+
+def test_backend_choice() -> None:
+    model = _model("9-1-5")
+    assert Engine(model).backend == "gemm"  # on the CPU the GEMM formulation wins (README)
+    with pytest.raises(ConfigError, match="backend"):
+        Engine(model, backend="fastest")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
+def test_cuda_engine_equals_reference(arch: str) -> None:
+    model = _model(arch).cuda()
+    eng = Engine(model)
+    assert eng.backend == "conv"
+    x = torch.rand(1, 1, 301, 257, device="cuda")
+    ref = _ref(model, x)
+    for tile in (None, 64):
+        assert (eng(x, tile=tile) - ref).abs().max().item() <= 1e-4
 
 
 def test_tile_for_memory_grows_with_budget() -> None:

@@ -32,18 +32,42 @@ class ModelInfo:
 # Filled by training runs with tools/ship_model.py; the numbers are `srcnn evaluate` (the papers'
 # protocol) on the test sets, never used to choose the weights (the last step of a run is shipped).
 # Order: best first per scale.
+_RECIPE_915 = ("srcnn train --arch 9-1-5 --scale {k} --recipe fast --size 64 --batch-size 128 --downscale 0.9 "
+               "--downscale 0.8 --downscale 0.7 --downscale 0.6 --max-minutes 6.8, then --resume "
+               "--max-minutes 11 (T91 only, with downscaled copies; 11 minutes on one H200 shared by 7 runs)")
 REGISTRY: tuple[ModelInfo, ...] = (
+    ModelInfo(
+        name="srcnn-915-x2",
+        file="srcnn-915-x2.safetensors",
+        sha256="197bc1c461a355d1be5059ac73c4174d915f4fc31c4e7b4664016492f1f4c1e0",
+        arch="9-1-5",
+        scales=(2.0,),
+        channels_mode="y",
+        recipe=_RECIPE_915.format(k=2),
+        meta={"set5_psnr": 36.6, "set5_ssim": 0.9536, "set14_psnr": 32.33, "set14_ssim": 0.9055,
+              "bsd100_psnr": 31.25, "bsd100_ssim": 0.8864},
+    ),
     ModelInfo(
         name="srcnn-915-x3",
         file="srcnn-915-x3.safetensors",
-        sha256="0fc13f99fe990e40773d573c1d5027c9e75c247be2c08f48d385ab63f25a10dc",
+        sha256="51ce051ac50d6f62e37dab2ec5a891fc915f93d847725238e59a1bc02376a797",
         arch="9-1-5",
         scales=(3.0,),
         channels_mode="y",
-        recipe="srcnn train --arch 9-1-5 --scale 3 --recipe fast --max-steps 5000 --max-minutes 20 "
-        "(T91 only; stopped by the 20-minute budget at step 4555, batch 128, 2 CPU cores)",
-        meta={"set5_psnr": 32.27, "set14_psnr": 28.90, "bsd100_psnr": 28.12,
-              "set5_ssim": 0.9010, "set14_ssim": 0.8116, "bsd100_ssim": 0.7766},
+        recipe=_RECIPE_915.format(k=3),
+        meta={"set5_psnr": 32.59, "set5_ssim": 0.9074, "set14_psnr": 29.11, "set14_ssim": 0.8175,
+              "bsd100_psnr": 28.29, "bsd100_ssim": 0.7826},
+    ),
+    ModelInfo(
+        name="srcnn-915-x4",
+        file="srcnn-915-x4.safetensors",
+        sha256="30637013761fd99741eaff1a38abb2674e0b14d158af7a138fb2286aa4f3a49f",
+        arch="9-1-5",
+        scales=(4.0,),
+        channels_mode="y",
+        recipe=_RECIPE_915.format(k=4),
+        meta={"set5_psnr": 30.25, "set5_ssim": 0.8568, "set14_psnr": 27.3, "set14_ssim": 0.746,
+              "bsd100_psnr": 26.78, "bsd100_ssim": 0.7059},
     ),
 )
 

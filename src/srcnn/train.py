@@ -306,7 +306,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         opt.load_state_dict(ck["optimizer"])
         step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
         loss_sum0, loss_n0 = float(ck.get("loss_sum", 0.0)), int(ck.get("loss_n", 0))
-        torch.set_rng_state(ck["rng"])
+        torch.set_rng_state(ck["rng"].cpu())  # map_location may have moved it
     elif rank == 0 and ckpt_path.exists():
         raise ConfigError(f"{out} already holds a run; pass --resume to go on, or choose another --out")
     pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
