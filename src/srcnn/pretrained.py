@@ -35,40 +35,26 @@ class ModelInfo:
 _RECIPE_915 = ("srcnn train --arch 9-1-5 --scale {k} --recipe fast --size 64 --batch-size 128 --downscale 0.9 "
                "--downscale 0.8 --downscale 0.7 --downscale 0.6 --max-minutes 6.8, then --resume "
                "--max-minutes 11 (T91 only, with downscaled copies; 11 minutes on one H200 shared by 7 runs)")
+
+
+def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tuple[float, float]) -> dict[str, Any]:
+    """Mean (Y-PSNR dB, SSIM) per test set, as ``srcnn evaluate`` printed them."""
+    return {f"{name}_{q}": v for name, pair in (("set5", set5), ("set14", set14), ("bsd100", bsd100))
+            for q, v in zip(("psnr", "ssim"), pair, strict=True)}
+
+
+def _ours_915(k: int, sha256: str, meta: dict[str, Any]) -> ModelInfo:
+    return ModelInfo(name=f"srcnn-915-x{k}", file=f"srcnn-915-x{k}.safetensors", sha256=sha256, arch="9-1-5",
+                     scales=(float(k),), channels_mode="y", recipe=_RECIPE_915.format(k=k), meta=meta)
+
+
 REGISTRY: tuple[ModelInfo, ...] = (
-    ModelInfo(
-        name="srcnn-915-x2",
-        file="srcnn-915-x2.safetensors",
-        sha256="197bc1c461a355d1be5059ac73c4174d915f4fc31c4e7b4664016492f1f4c1e0",
-        arch="9-1-5",
-        scales=(2.0,),
-        channels_mode="y",
-        recipe=_RECIPE_915.format(k=2),
-        meta={"set5_psnr": 36.6, "set5_ssim": 0.9536, "set14_psnr": 32.33, "set14_ssim": 0.9055,
-              "bsd100_psnr": 31.25, "bsd100_ssim": 0.8864},
-    ),
-    ModelInfo(
-        name="srcnn-915-x3",
-        file="srcnn-915-x3.safetensors",
-        sha256="51ce051ac50d6f62e37dab2ec5a891fc915f93d847725238e59a1bc02376a797",
-        arch="9-1-5",
-        scales=(3.0,),
-        channels_mode="y",
-        recipe=_RECIPE_915.format(k=3),
-        meta={"set5_psnr": 32.59, "set5_ssim": 0.9074, "set14_psnr": 29.11, "set14_ssim": 0.8175,
-              "bsd100_psnr": 28.29, "bsd100_ssim": 0.7826},
-    ),
-    ModelInfo(
-        name="srcnn-915-x4",
-        file="srcnn-915-x4.safetensors",
-        sha256="30637013761fd99741eaff1a38abb2674e0b14d158af7a138fb2286aa4f3a49f",
-        arch="9-1-5",
-        scales=(4.0,),
-        channels_mode="y",
-        recipe=_RECIPE_915.format(k=4),
-        meta={"set5_psnr": 30.25, "set5_ssim": 0.8568, "set14_psnr": 27.3, "set14_ssim": 0.746,
-              "bsd100_psnr": 26.78, "bsd100_ssim": 0.7059},
-    ),
+    _ours_915(2, "197bc1c461a355d1be5059ac73c4174d915f4fc31c4e7b4664016492f1f4c1e0",
+              _results(set5=(36.60, 0.9536), set14=(32.33, 0.9055), bsd100=(31.25, 0.8864))),
+    _ours_915(3, "51ce051ac50d6f62e37dab2ec5a891fc915f93d847725238e59a1bc02376a797",
+              _results(set5=(32.59, 0.9074), set14=(29.11, 0.8175), bsd100=(28.29, 0.7826))),
+    _ours_915(4, "30637013761fd99741eaff1a38abb2674e0b14d158af7a138fb2286aa4f3a49f",
+              _results(set5=(30.25, 0.8568), set14=(27.30, 0.7460), bsd100=(26.78, 0.7059))),
 )
 
 
