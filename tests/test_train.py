@@ -215,3 +215,45 @@ def test_t91_subimage_count(data_root: Path) -> None:
     assert len(pairs) == 91
     assert len(grid_positions(pairs, 33, 14)) == 21_884
     assert pairs[0].gt.shape == pairs[0].bicubic.shape and pairs[0].gt.shape[0] == 1
+
+
+def test_lr_schedule() -> None:
+    from srcnn.train import lr_factor
+
+    fast, paper = TrainConfig(), TrainConfig(recipe="paper")
+    assert lr_factor(fast, 0.0) == pytest.approx(1.0)
+    assert lr_factor(fast, 0.5) == pytest.approx(0.505)
+    assert lr_factor(fast, 1.0) == pytest.approx(0.01)
+    assert lr_factor(fast, 7.0) == pytest.approx(0.01)  # past the end: stays annealed
+    assert lr_factor(paper, 0.3) == lr_factor(paper, 1.0) == 1.0
+
+
+def test_clock_bounded_run_anneals_and_logs_its_end(tiny_root: Path, tmp_path: Path) -> None:
+    """With only --max-minutes, the cosine follows the clock: the run ends at ~1 % of the base
+    learning rate, and its last step gets a log row though it is no multiple of --eval-every."""
+    res = train(_cfg(tiny_root, tmp_path / "run", max_steps=None, max_minutes=0.08, eval_every=100_000))
+    assert res["elapsed_s"] >= 0.08 * 60
+    ck = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    lrs = [g["lr"] / g["base_lr"] for g in ck["optimizer"]["param_groups"]]
+    assert all(f < 0.03 for f in lrs), lrs
+    rows = read_metrics(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [res["step"]]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_patch_source_equals_per_sample_gather(channels: int) -> None:
+    """The device-side batch cutter reads exactly the sub-images the per-sample reference cuts."""
+    from srcnn.data import Pair, PatchSource, gather, random_positions
+
+    rng = np.random.default_rng(0)
+    pairs = [Pair(rng.random((channels, h, w), dtype=np.float32), rng.random((channels, h, w), dtype=np.float32),
+                  3.0, str(i)) for i, (h, w) in enumerate([(50, 70), (40, 45), (90, 61), (20, 20)])]
+    pos = random_positions(pairs, 200, 33, torch.Generator().manual_seed(1))
+    assert set(pos[:, 0].tolist()) == {0, 1, 2}  # the 20x20 image is too small to be drawn
+    assert ((pos[:, 1:] >= 0).all() and (pos[:, 1] <= np.array([pairs[i].gt.shape[1] - 33 for i in pos[:, 0]])).all())
+    src = PatchSource(pairs)
+    for crop in (0, 6):
+        x, y = gather(pairs, pos, 33, crop)
+        x2, y2 = src.take(pos, 33, crop)
+        assert torch.equal(x, x2) and torch.equal(y, y2)
+        assert x2.shape == (200, channels, 33, 33) and y2.shape == (200, channels, 33 - 2 * crop, 33 - 2 * crop)
