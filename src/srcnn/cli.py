@@ -225,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "global batch, split between processes.",
                         epilog="recipes: paper = SGD momentum 0.9, lr 1e-4/1e-4/1e-5, biases x0.1, "
                         "N(0, 0.001) init, batch 128, 33x33 grid stride 14, Caffe loss sum/2N; "
-                        "fast = Adam lr 1e-3 (1e-4 last layer), cosine decay, random crops with "
-                        "flips/rotations, MSE.")
+                        "fast = Adam lr 1e-3 (1e-4 last layer), cosine decay (over the steps, or over "
+                        "the clock when only --max-minutes is given), batch 32, random crops with "
+                        "flips/rotations, identity init, MSE.")
     tr.add_argument("--arch", default="9-1-5", choices=["9-1-5", "9-3-5", "9-5-5"],
                     help="filter sizes f1-f2-f3 (default 9-1-5)")
     tr.add_argument("--channels", default="y", choices=["y", "rgb", "ycbcr"],
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="epochs of the sub-image grid (stride --stride)")
     stop.add_argument("--max-minutes", type=_float, default=None, help="wall time, across resumes")
     tr.add_argument("--batch-size", type=_positive_int, default=None,
-                    help="global mini-batch (default 128)")
+                    help="global mini-batch (default: 128 for paper, 32 for fast)")
     tr.add_argument("--lr", type=_float, default=None,
                     help="base learning rate (paper 1e-4, fast 1e-3)")
     tr.add_argument("--size", type=_positive_int, default=None,
