@@ -75,3 +75,22 @@ def test_zero_padding_differs_only_at_borders() -> None:
     r = rep.config.radius
     assert torch.allclose(a[..., r:-r, r:-r], b[..., r:-r, r:-r], atol=1e-6)
     assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("arch", ["9-1-5", "9-3-5", "9-5-5"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_valid_products_equal_convolutions(arch: str, channels: int) -> None:
+    """On the CPU a valid-padded model trains as matrix products: same outputs and gradients as
+    PyTorch's convolutions."""
+    torch.manual_seed(0)
+    m = SRCNN(config_for(arch, channels=channels, padding="valid"))
+    for h, w in [(33, 33), (21, 40)]:
+        x = torch.rand(3, channels, h, w)
+        fast = m(x)
+        ref = m.conv3(torch.relu(m.conv2(torch.relu(m.conv1(x)))))
+        assert fast.shape == ref.shape == (3, channels, h - m.config.shrink, w - m.config.shrink)
+        assert (fast - ref).abs().max().item() < 1e-6
+        g_fast = torch.autograd.grad(fast.square().sum(), list(m.parameters()))
+        g_ref = torch.autograd.grad(ref.square().sum(), list(m.parameters()))
+        for a, b in zip(g_fast, g_ref, strict=True):
+            assert ((a - b).abs().max() / b.abs().max()).item() < 1e-4
