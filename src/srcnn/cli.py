@@ -32,11 +32,11 @@ class _UsageError(Exception):
     pass
 
 
-def _positive_int(s: str) -> int:
+def _non_negative_int(s: str) -> int:
     try:
         v = int(s)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
     return v
@@ -100,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip inputs whose output already exists (counted as skipped)")
     up.add_argument("--allow-scale-mismatch", action="store_true",
                     help="use weights trained for another scale anyway")
-    up.add_argument("--max-pixels", type=_positive_int, default=None,
+    up.add_argument("--max-pixels", type=_non_negative_int, default=None,
                     help="refuse input images with more pixels than this, checked on the header "
                     "before decoding (default 100000000)")
-    up.add_argument("--tile", type=_positive_int, default=None,
+    up.add_argument("--tile", type=_non_negative_int, default=None,
                     help="run the network in tiles of this many output pixels per side (exact: "
                     "tiles overlap by the receptive field); 0 = whole image; default: the largest "
                     "tile that fits --max-memory")
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="working-memory budget beyond the input and output images, e.g. 256M or "
                     "2G (default 512M): the output is made in stripes and the network in tiles "
                     "sized to fit it, so huge outputs (64 megapixels and more) fit in a little RAM")
-    up.add_argument("--threads", type=_positive_int, default=None,
+    up.add_argument("--threads", type=_non_negative_int, default=None,
                     help="CPU threads for the network (default: torch's, one per core)")
     up.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
     up.add_argument("-q", "--quiet", action="store_true",
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a shipped model name, our .safetensors file or an authors' .mat file")
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="output format (onnx)")
     ex.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
-    ex.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default 17)")
+    ex.add_argument("--opset", type=_non_negative_int, default=17, help="ONNX opset (default 17)")
     ex.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
                     help="run the exported model with onnxruntime (when installed) on two random "
                     "images and compare with srcnn's engine (default: on)")
@@ -204,13 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "unless --host says otherwise; uploads are decoded in a temporary folder "
                          "and nothing is kept.")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    srv.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
+    srv.add_argument("--port", type=_non_negative_int, default=8000, help="port (default 8000)")
     srv.add_argument("-w", "--weights", action="append", default=None, metavar="FILE",
                      help="weights to offer besides the shipped models (.safetensors or .mat); "
                      "repeatable")
     srv.add_argument("--max-upload-mb", type=_float, default=20.0,
                      help="largest upload in MB (default 20)")
-    srv.add_argument("--max-pixels", type=_positive_int, default=16_000_000,
+    srv.add_argument("--max-pixels", type=_non_negative_int, default=16_000_000,
                      help="largest result image in pixels (default 16000000); larger requests are "
                      "refused before decoding")
     srv.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
@@ -245,17 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default fast; see below)")
     tr.add_argument("--out", default="runs/srcnn", help="run folder (default runs/srcnn)")
     stop = tr.add_argument_group("stopping (the first reached wins; default: 10 epochs)")
-    stop.add_argument("--max-steps", type=_positive_int, default=None, help="optimiser steps")
+    stop.add_argument("--max-steps", type=_non_negative_int, default=None, help="optimiser steps")
     stop.add_argument("--epochs", type=_float, default=None,
                       help="epochs of the sub-image grid (stride --stride)")
     stop.add_argument("--max-minutes", type=_float, default=None, help="wall time, across resumes")
-    tr.add_argument("--batch-size", type=_positive_int, default=None,
+    tr.add_argument("--batch-size", type=_non_negative_int, default=None,
                     help="global mini-batch (default: 128 for paper, 32 for fast)")
     tr.add_argument("--lr", type=_float, default=None,
                     help="base learning rate (paper 1e-4, fast 1e-3)")
-    tr.add_argument("--size", type=_positive_int, default=None,
+    tr.add_argument("--size", type=_non_negative_int, default=None,
                     help="sub-image size (default 33)")
-    tr.add_argument("--stride", type=_positive_int, default=14,
+    tr.add_argument("--stride", type=_non_negative_int, default=14,
                     help="sub-image grid stride (default 14)")
     tr.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                     help="random flips/rotations (default: on for fast, off for paper)")
@@ -268,14 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", default=None, choices=["paper", "default", "identity"],
                     help="paper: N(0, 0.001); default: PyTorch's; identity: start as the identity "
                     "map (default: paper for the paper recipe, identity for fast)")
-    tr.add_argument("--eval-every", type=_positive_int, default=500,
+    tr.add_argument("--eval-every", type=_non_negative_int, default=500,
                     help="validate and log every N steps (default 500)")
-    tr.add_argument("--ckpt-every", type=_positive_int, default=250,
+    tr.add_argument("--ckpt-every", type=_non_negative_int, default=250,
                     help="checkpoint every N steps (default 250)")
     tr.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     tr.add_argument("--strict", action="store_true",
                     help="stop on an unreadable training image instead of skipping it")
-    tr.add_argument("--seed", type=_positive_int, default=0, help="random seed (default 0)")
+    tr.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     tr.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
