@@ -291,39 +291,30 @@ class Engine:
 
     def _fill_cols(self, v: Tensor, fr: _Frame, s: int) -> None:
         """The left/right part of :meth:`_fill` on some frame rows ``v`` (ch, rows, wf)."""
-        c0, c1 = s, fr.wf - s
-        if c0 >= c1:
-            return
-        if fr.left > c0:
-            e = min(fr.left, c1 - 1)
-            if self.replicate:
-                v[:, :, c0:e] = v[:, :, e:e + 1]
-            else:
-                v[:, :, c0:e] = 0
-        if fr.right < c1 - 1:
-            e = max(fr.right, c0)
-            if self.replicate:
-                v[:, :, e + 1:c1] = v[:, :, e:e + 1]
-            else:
-                v[:, :, e + 1:c1] = 0
+        self._fill_span(v, 2, s, fr.wf - s, fr.left, fr.right)
 
     def _fill_rows(self, v: Tensor, fr: _Frame, s: int) -> None:
         """The top/bottom part of :meth:`_fill` on a whole frame ``v`` (ch, hf, cols)."""
-        r0, r1 = s, fr.hf - s
-        if r0 >= r1:
+        self._fill_span(v, 1, s, fr.hf - s, fr.top, fr.bottom)
+
+    def _fill_span(self, v: Tensor, dim: int, a0: int, a1: int, first: int, last: int) -> None:
+        """Along ``dim``, within ``[a0, a1)``: indices before ``first`` and after ``last`` (the
+        image's first and last pixel in frame coordinates) get the edge value, or 0."""
+        if a0 >= a1:
             return
-        if fr.top > r0:
-            e = min(fr.top, r1 - 1)
+        spans = []
+        if first > a0:
+            e = min(first, a1 - 1)
+            spans.append((a0, e, e))  # (start, stop, edge index)
+        if last < a1 - 1:
+            e = max(last, a0)
+            spans.append((e + 1, a1, e))
+        for lo, hi, e in spans:
+            dst = v.narrow(dim, lo, hi - lo)
             if self.replicate:
-                v[:, r0:e] = v[:, e:e + 1]
+                dst.copy_(v.narrow(dim, e, 1).expand_as(dst))
             else:
-                v[:, r0:e] = 0
-        if fr.bottom < r1 - 1:
-            e = max(fr.bottom, r0)
-            if self.replicate:
-                v[:, e + 1:r1] = v[:, e:e + 1]
-            else:
-                v[:, e + 1:r1] = 0
+                dst.zero_()
 
     # ------------------------------------------------------------------------------ one frame
     def _parallel(self, n: int, fn: Callable[[int, int], None]) -> None:
@@ -554,19 +545,9 @@ class Engine:
             th, tw = b - a, w
         th, tw = max(1, th), max(1, tw)
         xf = x if x.dtype == self.dtype else x.to(self.dtype)
-        if self.backend == "conv":
-            with torch.inference_mode():
-                for i in range(n):
-                    for y0 in range(a, b, th):
-                        y1 = min(b, y0 + th)
-                        for x0 in range(0, w, tw):
-                            x1 = min(w, x0 + tw)
-                            out[i, :, y0 - a:y1 - a, x0:x1] = self._conv_tile(xf[i], row0, height, w,
-                                                                              (y0, y1, x0, x1))
-            return out
         # CPU: our own worker threads, each running single-threaded kernels (see the module notes).
         workers = self.threads or torch.get_num_threads()
-        cpu_parallel = self.device.type == "cpu" and workers > 1
+        cpu_parallel = self.backend == "gemm" and self.device.type == "cpu" and workers > 1
         saved = torch.get_num_threads()
         with contextlib.ExitStack() as stack:
             if cpu_parallel:
@@ -581,6 +562,10 @@ class Engine:
                     y1 = min(b, y0 + th)
                     for x0 in range(0, w, tw):
                         x1 = min(w, x0 + tw)
+                        if self.backend == "conv":
+                            out[i, :, y0 - a:y1 - a, x0:x1] = self._conv_tile(xf[i], row0, height, w,
+                                                                              (y0, y1, x0, x1))
+                            continue
                         wf = x1 - x0 + 2 * R
                         if self.wino:  # whole Winograd tiles per frame row
                             wf = -(-wf // WINO_M) * WINO_M

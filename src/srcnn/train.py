@@ -381,8 +381,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     try:
         ddp.train()
         while step < total:
-            stop = cfg.max_minutes is not None and elapsed() > cfg.max_minutes * 60
-            frac = elapsed() / (cfg.max_minutes * 60) if timed and cfg.max_minutes else step / total
+            now = elapsed()
+            stop = cfg.max_minutes is not None and now > cfg.max_minutes * 60
+            frac = now / (cfg.max_minutes * 60) if timed and cfg.max_minutes else step / total
             if world > 1:  # every rank must agree on stopping and on the learning rate
                 flag = torch.tensor([1.0 if stop else 0.0, frac], device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -390,8 +391,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             if stop:
                 clock_stop = True
                 break
-            x, y = batches.batch(step, rank, world)
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x, y = batches.batch(step, rank, world)  # already on the device
             f = lr_factor(cfg, frac)
             for gr in opt.param_groups:
                 gr["lr"] = gr["base_lr"] * f
