@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.errors import DataError, WeightsError
+from srcnn.errors import ConfigError, DataError, WeightsError
 from srcnn.train import TrainConfig, load_checkpoint, read_metrics, train
 from srcnn.weights import load_weights
 
@@ -226,6 +226,22 @@ def test_lr_schedule() -> None:
     assert lr_factor(fast, 1.0) == pytest.approx(0.01)
     assert lr_factor(fast, 7.0) == pytest.approx(0.01)  # past the end: stays annealed
     assert lr_factor(paper, 0.3) == lr_factor(paper, 1.0) == 1.0
+    # linear warm-up over the first 500 steps (fast), none for the paper's recipe
+    assert lr_factor(fast, 0.0, step=0) == pytest.approx(1 / 500)
+    assert lr_factor(fast, 0.0, step=249) == pytest.approx(0.5)
+    assert lr_factor(fast, 0.0, step=500) == pytest.approx(1.0)
+    assert lr_factor(TrainConfig(warmup=0), 0.0, step=0) == pytest.approx(1.0)
+    assert lr_factor(paper, 0.3, step=0) == 1.0
+
+
+def test_default_learning_rates() -> None:
+    """9-1-5 keeps 1e-3; the wider mapping layers default to 3e-4 (1e-3 killed their ReLUs)."""
+    assert TrainConfig(arch="9-1-5").base_lr == 1e-3
+    assert TrainConfig(arch="9-5-5").base_lr == TrainConfig(arch="9-3-5").base_lr == 3e-4
+    assert TrainConfig(arch="9-5-5", lr=1e-3).base_lr == 1e-3
+    assert TrainConfig(recipe="paper").base_lr == 1e-4
+    with pytest.raises(ConfigError, match="warmup"):
+        TrainConfig(warmup=-1)
 
 
 def test_clock_bounded_run_anneals_and_logs_its_end(tiny_root: Path, tmp_path: Path) -> None:

@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="output format (onnx)")
     ex.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
     ex.add_argument("--opset", type=_non_negative_int, default=17, help="ONNX opset (default 17)")
+    ex.add_argument("-s", "--scale", type=_float, default=None,
+                    help="for a scale-conditioned (multi-scale) model: the scale to export its "
+                    "network for (its weights depend on the scale); ignored otherwise")
     ex.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
                     help="run the exported model with onnxruntime (when installed) on two random "
                     "images and compare with srcnn's engine (default: on)")
@@ -225,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "global batch, split between processes.",
                         epilog="recipes: paper = SGD momentum 0.9, lr 1e-4/1e-4/1e-5, biases x0.1, "
                         "N(0, 0.001) init, batch 128, 33x33 grid stride 14, Caffe loss sum/2N; "
-                        "fast = Adam lr 1e-3 (1e-4 last layer), cosine decay (over the steps, or over "
+                        "fast = Adam lr 1e-3 for 9-1-5, 3e-4 for 9-3-5/9-5-5 (a tenth for the last layer), 500-step "
+                        "linear warm-up, cosine decay (over the steps, or over "
                         "the clock when only --max-minutes is given), batch 32, random crops with "
                         "flips/rotations, identity init, MSE.")
     tr.add_argument("--arch", default="9-1-5", choices=["9-1-5", "9-3-5", "9-5-5"],
@@ -252,7 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=_non_negative_int, default=None,
                     help="global mini-batch (default: 128 for paper, 32 for fast)")
     tr.add_argument("--lr", type=_float, default=None,
-                    help="base learning rate (paper 1e-4, fast 1e-3)")
+                    help="base learning rate (paper 1e-4; fast 1e-3 for 9-1-5, 3e-4 for 9-3-5 and "
+                    "9-5-5, whose wider mapping layer loses channels to dead ReLUs at 1e-3)")
+    tr.add_argument("--scale-poly", type=_non_negative_int, default=0, metavar="DEGREE",
+                    help="multi-scale only: make every weight a degree-DEGREE polynomial of the "
+                    "scale factor (one network whose filters follow the scale; serves any scale "
+                    "between the smallest and largest -s; inference cost unchanged). 0 = off "
+                    "(default): one set of filters for all scales")
+    tr.add_argument("--warmup", type=_non_negative_int, default=None,
+                    help="steps of linear learning-rate warm-up (default: 500 for fast, 0 for paper)")
     tr.add_argument("--size", type=_non_negative_int, default=None,
                     help="sub-image size (default 33)")
     tr.add_argument("--stride", type=_non_negative_int, default=14,
@@ -680,7 +692,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       max_steps=args.max_steps, epochs=args.epochs, max_minutes=args.max_minutes,
                       batch_size=args.batch_size, lr=args.lr, size=args.size, stride=args.stride,
                       augment=args.augment, downscales=tuple(args.downscales or ()),
-                      train_padding=args.train_padding, init=args.init, eval_every=args.eval_every,
+                      train_padding=args.train_padding, init=args.init, warmup=args.warmup, scale_poly=args.scale_poly,
+                      eval_every=args.eval_every,
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
                       strict=args.strict)
     bar: Any = None
@@ -853,8 +866,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = fileio.check_output_path(args.output, overwrite=args.overwrite)
     w = load_weights(args.weights)
-    model = w.build(padding="replicate" if w.config.padding == "valid" else w.config.padding)
-    meta = {"srcnn.name": w.name, "srcnn.scales": json.dumps(list(w.scales)),
+    scale = None
+    if w.scale_poly is not None:
+        if args.scale is None:
+            raise ConfigError(f"{w.name} is scale-conditioned (x{w.scale_poly.lo:g} to x{w.scale_poly.hi:g}): "
+                              "its network depends on the scale; pass --scale")
+        from .infer import check_scale
+
+        scale = check_scale(args.scale)
+        if not w.supports_scale(scale):
+            raise ConfigError(f"{w.name} serves x{w.scale_poly.lo:g} to x{w.scale_poly.hi:g}, not x{scale:g}")
+    model = w.build(padding="replicate" if w.config.padding == "valid" else w.config.padding, scale=scale)
+    meta = {"srcnn.name": w.name, "srcnn.scales": json.dumps([scale] if scale else list(w.scales)),
             "srcnn.channels_mode": w.channels_mode, "srcnn.provenance": w.provenance}
     data = export_onnx(model, metadata=meta, opset=args.opset)
     check = ""

@@ -132,7 +132,7 @@ def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
                            "(strict_scale=False) to use them anyway")
     _check_channels(w.config.channels, w.channels_mode, w.name)
     padding = "replicate" if w.config.padding == "valid" else w.config.padding
-    return w.build(padding=padding, device=device), w.channels_mode
+    return w.build(padding=padding, device=device, scale=scale), w.channels_mode
 
 
 def _check_channels(channels: int, mode: str, name: str) -> None:

@@ -163,3 +163,106 @@ class SRCNN(nn.Module):
 def srcnn(arch: str = "9-1-5", *, channels: int = 1, padding: Padding = "replicate") -> SRCNN:
     """Build an untrained SRCNN of a named architecture."""
     return SRCNN(config_for(arch, channels=channels, padding=padding))
+
+
+# ------------------------------------------------------------------------- scale-conditioned
+#: The six weight tensors of an SRCNN, in state-dict order.
+WEIGHT_KEYS: tuple[str, ...] = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                "conv3.weight", "conv3.bias")
+
+
+@dataclass(frozen=True)
+class ScalePoly:
+    """How a scale-conditioned model's weights depend on the scale factor ``s``.
+
+    Every tensor is a polynomial in ``t = (2 s - lo - hi) / (hi - lo)`` (``t`` runs from -1 at
+    ``lo`` to 1 at ``hi``): ``W(s) = W_0 + t W_1 + ... + t^degree W_degree``. At any one scale the
+    model is a plain SRCNN, so inference folds the polynomial once and runs the ordinary network.
+    """
+
+    lo: float
+    hi: float
+    degree: int = 2
+
+    def __post_init__(self) -> None:
+        if not (0 < self.lo < self.hi):
+            raise ConfigError(f"scale range must satisfy 0 < lo < hi, got {self.lo}..{self.hi}")
+        if not isinstance(self.degree, int) or self.degree < 1:
+            raise ConfigError(f"polynomial degree must be a positive integer, got {self.degree!r}")
+
+    def code(self, scale: float) -> float:
+        return (2.0 * scale - self.lo - self.hi) / (self.hi - self.lo)
+
+    def covers(self, scale: float, tol: float = 1e-6) -> bool:
+        return self.lo - tol <= scale <= self.hi + tol
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScalePoly:
+        return cls(float(d["lo"]), float(d["hi"]), int(d["degree"]))
+
+
+def poly_key(key: str, j: int) -> str:
+    """Name of the degree-``j`` coefficient of weight tensor ``key`` (``conv1.weight.p1``)."""
+    return f"{key}.p{j}"
+
+
+def fold_poly(tensors: dict[str, torch.Tensor] | Any, poly: ScalePoly, scale: float) -> dict[str, torch.Tensor]:
+    """The plain SRCNN state dict of a scale-conditioned one at ``scale`` (Horner's rule)."""
+    t = poly.code(scale)
+    out: dict[str, torch.Tensor] = {}
+    for k in WEIGHT_KEYS:
+        acc = tensors[poly_key(k, poly.degree)]
+        for j in range(poly.degree - 1, 0, -1):
+            acc = tensors[poly_key(k, j)] + t * acc
+        out[k] = tensors[k] + t * acc
+    return out
+
+
+class ScaleConditionedSRCNN(nn.Module):
+    """One SRCNN whose weights are polynomials of the scale factor (see :class:`ScalePoly`).
+
+    A plain network trained on mixed scales must use one set of filters for inputs that bicubic
+    blurred very differently (x1.5 is nearly sharp, x4 very soft). Here the filters follow the
+    scale, for ``(degree + 1)`` times the parameters at training time and none extra at inference.
+    ``net`` holds ``W_0``; the higher coefficients start at zero, so training starts from the
+    plain multi-scale network. ``forward(x, scale)`` runs ``net`` with the folded weights.
+    """
+
+    def __init__(self, config: SRCNNConfig, poly: ScalePoly) -> None:
+        super().__init__()
+        self.config, self.poly = config, poly
+        self.net = SRCNN(config)
+        self.coef = nn.ParameterDict()
+        for k, p in self.net.named_parameters():
+            for j in range(1, poly.degree + 1):
+                self.coef[poly_key(k, j).replace(".", "_")] = nn.Parameter(torch.zeros_like(p))
+
+    def layer_parameters(self, layer: str) -> list[nn.Parameter]:
+        """All parameters of one convolution (``conv1``...), every coefficient included."""
+        own = list(getattr(self.net, layer).parameters())
+        return own + [p for k, p in self.coef.items() if k.startswith(layer + "_")]
+
+    def poly_tensors(self) -> dict[str, torch.Tensor]:
+        """``W_0`` under the plain names and ``W_j`` under ``poly_key(name, j)``."""
+        out: dict[str, torch.Tensor] = dict(self.net.named_parameters())  # not state_dict: detached
+        for k in WEIGHT_KEYS:
+            for j in range(1, self.poly.degree + 1):
+                out[poly_key(k, j)] = self.coef[poly_key(k, j).replace(".", "_")]
+        return out
+
+    def weights_at(self, scale: float) -> dict[str, torch.Tensor]:
+        """The plain SRCNN weights at ``scale`` (differentiable)."""
+        return fold_poly(self.poly_tensors(), self.poly, scale)
+
+    def at_scale(self, scale: float, padding: Padding | None = None) -> SRCNN:
+        """A detached plain :class:`SRCNN` for one scale."""
+        m = SRCNN(self.config if padding is None else self.config.with_padding(padding))
+        m.load_state_dict({k: v.detach().clone() for k, v in self.weights_at(scale).items()})
+        return m.to(next(self.parameters()).device)
+
+    def forward(self, x: torch.Tensor, scale: float) -> torch.Tensor:
+        out: torch.Tensor = torch.func.functional_call(self.net, self.weights_at(scale), (x,))
+        return out

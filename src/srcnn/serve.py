@@ -170,6 +170,9 @@ class _Service:
         if not w.supports_scale(scale):
             raise _Refused(400, f"model {m.id} was trained for {_scales_text(w.scales)}, not "
                            f"x{scale:g}; choose that scale or another model")
+        if w.scale_poly is not None:  # scale-conditioned: a plain network per scale (cheap to fold)
+            model, mode = resolve_model(w, scale, device=self.device, strict_scale=False)
+            return m, model, mode
         if m.built is None:
             m.built = resolve_model(w, scale, device=self.device, strict_scale=False)
         return m, m.built[0], m.built[1]

@@ -7,8 +7,10 @@ Gaussian init (std 0.001) and zero biases, SGD with momentum 0.9, learning rates
 and 2) and 1e-5 (layer 3), biases x0.1 (the released Caffe solver's ``lr_mult``), batch 128, and the
 loss of Caffe's EuclideanLoss (sum / 2N), so that step sizes mean what the paper's mean.
 
-``fast``: the same network and data, Adam (lr 1e-3 for layers 1-2, 1e-4 for layer 3, cosine decay
-to 1 % over the run), mean-squared error, batch 32 of random crops with random flips/rotations.
+``fast``: the same network and data, Adam (lr 1e-3 for layers 1-2 of 9-1-5, 3e-4 for the wider
+mapping layers of 9-3-5 / 9-5-5; a tenth of it for layer 3), linear warm-up over the first 500
+steps, cosine decay to 1 % over the run, mean-squared error, batch 32 of random crops with random
+flips/rotations.
 Choices and measurements: see ``TrainConfig`` defaults and the README. The cosine runs over ``--max-steps`` (or
 ``--epochs``); when only ``--max-minutes`` bounds a run, it runs over the wall-clock budget instead
 (progress = elapsed / budget, the elapsed time being checkpointed), so a run of a fixed duration
@@ -46,7 +48,7 @@ from .datasets import list_images, resolve_set
 from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
-from .model import SRCNN, SRCNNConfig, config_for
+from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for
 from .weights import Weights, save_weights
 
 RECIPES = ("paper", "fast")
@@ -76,6 +78,8 @@ class TrainConfig:
     downscales: tuple[float, ...] = ()
     train_padding: str = "valid"
     init: str | None = None
+    warmup: int | None = None
+    scale_poly: int = 0
     eval_every: int = 500
     ckpt_every: int = 250
     seed: int = 0
@@ -92,12 +96,19 @@ class TrainConfig:
         if self.init not in (None, "paper", "default", "identity"):
             raise ConfigError(f"init must be paper, default or identity, got {self.init!r}")
         config_for(self.arch)
+        if self.warmup is not None and self.warmup < 0:
+            raise ConfigError(f"warmup must be 0 or more steps, got {self.warmup}")
         for name in ("batch_size", "max_steps", "size", "eval_every", "ckpt_every", "stride"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive, got {v}")
         if not self.scales:
             raise ConfigError("give at least one scale")
+        if self.scale_poly < 0:
+            raise ConfigError(f"scale-poly must be 0 (off) or a degree >= 1, got {self.scale_poly}")
+        if self.scale_poly and len(set(self.scales)) <= self.scale_poly:
+            raise ConfigError(f"a degree-{self.scale_poly} scale polynomial needs at least "
+                              f"{self.scale_poly + 1} different training scales, got {len(set(self.scales))}")
 
     # Recipe defaults, resolved here so the checkpoint records the values actually used.
     @property
@@ -106,6 +117,24 @@ class TrainConfig:
         # smaller batch buys more Adam steps: 20 minutes at batch 32 reached 32.38 dB on Set5 against
         # 32.27 at 128. On a GPU pass a larger one (e.g. 128 of 64x64 crops).
         return self.batch_size or (128 if self.recipe == "paper" else 32)
+
+    @property
+    def base_lr(self) -> float:
+        # fast, 9-5-5: Adam's first steps move every weight by about +-lr, and a 5x5x64 mapping
+        # filter sums 1600 of them, so at 1e-3 most mapping channels died (ReLU never active
+        # again): the session-2 9-5-5 models kept 4 of 32 mapping and 51 of 64 extraction
+        # channels and were no better than 9-1-5. Measured on T91 x3 (2000 steps): lr 1e-3, no
+        # warm-up: 27 of 32 dead; 1e-3 with 500-step warm-up: conv1 channels die once the rate
+        # peaks (21 of 64); 3e-4 with warm-up: 0 and 4 dead. The 1x1 layer of 9-1-5 sums 64.
+        if self.lr is not None:
+            return self.lr
+        if self.recipe == "paper":
+            return 1e-4
+        return 1e-3 if config_for(self.arch).f2 == 1 else 3e-4
+
+    @property
+    def warmup_steps(self) -> int:
+        return self.warmup if self.warmup is not None else (0 if self.recipe == "paper" else 500)
 
     @property
     def patch(self) -> int:
@@ -123,6 +152,10 @@ class TrainConfig:
     def model_config(self) -> SRCNNConfig:
         return config_for(self.arch, channels=1 if self.channels == "y" else 3,
                           padding=self.train_padding)  # type: ignore[arg-type]
+
+    @property
+    def poly(self) -> ScalePoly | None:
+        return ScalePoly(min(self.scales), max(self.scales), self.scale_poly) if self.scale_poly else None
 
     @property
     def label_crop(self) -> int:
@@ -166,29 +199,44 @@ def init_identity(model: SRCNN) -> None:
             model.conv3.weight[ch, ch, c.f3 // 2, c.f3 // 2] = 1.0
 
 
-def make_optimizer(model: SRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+Params = list[torch.nn.Parameter]
+
+
+def _layer(model: SRCNN | ScaleConditionedSRCNN, name: str) -> tuple[Params, Params]:
+    """(weights, biases) of one convolution, a scale-conditioned model's coefficients included."""
+    if isinstance(model, ScaleConditionedSRCNN):
+        ps = model.layer_parameters(name)
+        return [p for p in ps if p.dim() > 1], [p for p in ps if p.dim() == 1]
+    conv = getattr(model, name)
+    return [conv.weight], [conv.bias]
+
+
+def make_optimizer(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
+    base = cfg.base_lr
     if cfg.recipe == "paper":
-        base = cfg.lr or 1e-4
         groups: list[dict[str, Any]] = []
-        for conv, lr in ((model.conv1, base), (model.conv2, base), (model.conv3, base / 10)):
-            groups.append({"params": [conv.weight], "lr": lr, "base_lr": lr})
-            groups.append({"params": [conv.bias], "lr": lr * 0.1, "base_lr": lr * 0.1})
+        for name, lr in (("conv1", base), ("conv2", base), ("conv3", base / 10)):
+            ws, bs = _layer(model, name)
+            groups.append({"params": ws, "lr": lr, "base_lr": lr})
+            groups.append({"params": bs, "lr": lr * 0.1, "base_lr": lr * 0.1})
         return torch.optim.SGD(groups, momentum=0.9)
-    base = cfg.lr or 1e-3
+    front = [p for name in ("conv1", "conv2") for part in _layer(model, name) for p in part]
     groups = [
-        {"params": [*model.conv1.parameters(), *model.conv2.parameters()], "lr": base, "base_lr": base},
-        {"params": list(model.conv3.parameters()), "lr": base / 10, "base_lr": base / 10},
+        {"params": front, "lr": base, "base_lr": base},
+        {"params": [p for part in _layer(model, "conv3") for p in part], "lr": base / 10, "base_lr": base / 10},
     ]
     return torch.optim.Adam(groups)
 
 
-def lr_factor(cfg: TrainConfig, progress: float) -> float:
+def lr_factor(cfg: TrainConfig, progress: float, step: int | None = None) -> float:
     """Learning-rate multiplier at ``progress`` (0 to 1 through the run): constant for ``paper``,
-    cosine to 1 % for ``fast``."""
+    cosine to 1 % for ``fast``; times a linear warm-up over the first ``warmup_steps`` steps
+    (``step`` counts from 0)."""
+    warm = 1.0 if step is None or step >= cfg.warmup_steps else (step + 1) / cfg.warmup_steps
     if cfg.recipe == "paper":
-        return 1.0
+        return warm
     t = min(max(progress, 0.0), 1.0)
-    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
+    return warm * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def loss_fn(out: torch.Tensor, label: torch.Tensor, recipe: str) -> torch.Tensor:
@@ -209,10 +257,28 @@ class Batches:
             sum(len(range(0, p.gt.shape[1] - cfg.patch + 1, cfg.stride))
                 * len(range(0, p.gt.shape[2] - cfg.patch + 1, cfg.stride)) for p in pairs))
         self.steps_per_epoch = max(1, self.n // cfg.batch)
+        # scale-conditioned training: each step is one scale (one set of folded weights), drawn
+        # uniformly; its crops come from that scale's pairs only
+        self.scales = sorted({p.scale for p in pairs}) if cfg.scale_poly else []
+        self.by_scale = {s: np.array([i for i, p in enumerate(pairs) if p.scale == s]) for s in self.scales}
+
+    def step_scale(self, step: int) -> float:
+        """The scale of step ``step``'s batch (a scale-conditioned run); the first scale otherwise."""
+        if not self.scales:
+            return self.cfg.scales[0]
+        g = torch.Generator().manual_seed(self.cfg.seed * 104_729 + 3 * step + 2)
+        return float(self.scales[int(torch.randint(0, len(self.scales), (1,), generator=g))])
 
     def global_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
-        if self.grid is not None:
+        if self.scales:
+            if self.grid is not None:
+                raise ConfigError("scale-conditioned training needs the fast recipe (random crops)")
+            g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 7 * step + 1)
+            idx = self.by_scale[self.step_scale(step)]
+            rows = random_positions([self.pairs[i] for i in idx], cfg.batch, cfg.patch, g)
+            rows[:, 0] = idx[rows[:, 0]]
+        elif self.grid is not None:
             epoch, pos = divmod(step, self.steps_per_epoch)
             g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
             perm = torch.randperm(self.n, generator=g)[pos * cfg.batch:(pos + 1) * cfg.batch]
@@ -290,11 +356,14 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = SRCNN(cfg.model_config)
+    poly = cfg.poly
+    model: SRCNN | ScaleConditionedSRCNN = (SRCNN(cfg.model_config) if poly is None
+                                            else ScaleConditionedSRCNN(cfg.model_config, poly))
+    net = model if isinstance(model, SRCNN) else model.net  # W_0: the coefficients start at zero
     if cfg.init_scheme == "paper":
-        init_paper(model)
+        init_paper(net)
     elif cfg.init_scheme == "identity":
-        init_identity(model)
+        init_identity(net)
     model.to(device)
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
@@ -352,7 +421,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
 
     def log_row() -> None:
         nonlocal last_val, best, loss_sum, loss_n, row_step
-        last_val, bic = validate(model, val_imgs, cfg.scales[0], cfg.channels, device)
+        plain = model if isinstance(model, SRCNN) else model.at_scale(cfg.scales[0])
+        last_val, bic = validate(plain, val_imgs, cfg.scales[0], cfg.channels, device)
         fold()
         mean_loss = loss_sum / max(1, loss_n)
         assert writer is not None
@@ -392,11 +462,12 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                 clock_stop = True
                 break
             x, y = batches.batch(step, rank, world)  # already on the device
-            f = lr_factor(cfg, frac)
+            f = lr_factor(cfg, frac, step)
             for gr in opt.param_groups:
                 gr["lr"] = gr["base_lr"] * f
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(ddp(x), y, cfg.recipe)
+            pred = ddp(x) if poly is None else ddp(x, batches.step_scale(step))
+            loss = loss_fn(pred, y, cfg.recipe)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             step += 1
@@ -425,10 +496,15 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             "out": str(out), "elapsed_s": elapsed(), "subimages": batches.n, "rank": rank, "world": world}
 
 
-def _save_weights(model: SRCNN, cfg: TrainConfig, step: int, path: Path, name: str) -> None:
-    w = Weights(config=model.config.with_padding("replicate"), state_dict=model.state_dict(),
-                scales=cfg.scales, channels_mode=cfg.channels,
-                provenance=f"srcnn train: recipe={cfg.recipe} arch={cfg.arch} sets={'+'.join(cfg.train_sets)} "
+def _save_weights(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig, step: int, path: Path, name: str) -> None:
+    tensors = model.state_dict() if isinstance(model, SRCNN) else \
+        {k: v.detach() for k, v in model.poly_tensors().items()}
+    w = Weights(config=model.config.with_padding("replicate"), state_dict=tensors,
+                scales=tuple(sorted(set(cfg.scales))) if cfg.scale_poly else cfg.scales,
+                channels_mode=cfg.channels, scale_poly=cfg.poly,
+                provenance=f"srcnn train: recipe={cfg.recipe} arch={cfg.arch}"
+                           f"{f' scale-poly={cfg.scale_poly}' if cfg.scale_poly else ''}"
+                           f" sets={'+'.join(cfg.train_sets)} "
                            f"step={step}",
                 name=name)
     save_weights(w, path, overwrite=True)

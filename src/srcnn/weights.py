@@ -9,6 +9,9 @@ metadata:
   ``[2, 3, 4]`` for a multi-scale model);
 * ``channels_mode``: ``y``, ``rgb`` or ``ycbcr``: what the ``channels`` input planes are;
 * ``provenance``: free text (where the weights came from);
+* ``scale_poly`` (scale-conditioned models only): JSON ``{"lo", "hi", "degree"}``; the file then
+  also holds the polynomial coefficients ``conv1.weight.p1`` ... (see
+  :class:`~srcnn.model.ScalePoly`), and :meth:`Weights.build` folds them for the requested scale;
 * ``sha256``: digest of the tensors (names, dtypes, shapes and bytes, in name order), checked on
   every load so that a damaged file is refused instead of giving silently wrong pictures.
 
@@ -32,10 +35,10 @@ import torch
 
 from .errors import WeightsError
 from .fileio import atomic_write_bytes
-from .model import SRCNN, SRCNNConfig
+from .model import SRCNN, WEIGHT_KEYS, ScalePoly, SRCNNConfig, fold_poly, poly_key
 
 FORMAT = "srcnn-weights/1"
-_KEYS = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias")
+_KEYS = WEIGHT_KEYS
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,30 @@ class Weights:
     provenance: str = ""
     name: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+    scale_poly: ScalePoly | None = None
 
-    def build(self, *, padding: str | None = None, device: str | torch.device = "cpu") -> SRCNN:
-        """An :class:`SRCNN` in eval mode holding these weights."""
+    def build(self, *, padding: str | None = None, device: str | torch.device = "cpu",
+              scale: float | None = None) -> SRCNN:
+        """An :class:`SRCNN` in eval mode holding these weights (for a scale-conditioned model,
+        its weights at ``scale``, which is then required)."""
         cfg = self.config if padding is None else self.config.with_padding(padding)  # type: ignore[arg-type]
         model = SRCNN(cfg)
-        model.load_state_dict({k: v.clone() for k, v in self.state_dict.items()})
+        model.load_state_dict({k: v.clone() for k, v in self.plain_state(scale).items()})
         return model.to(device).eval()
+
+    def plain_state(self, scale: float | None = None) -> dict[str, torch.Tensor]:
+        """The six tensors of a plain SRCNN (folded at ``scale`` for a scale-conditioned model)."""
+        if self.scale_poly is None:
+            return {k: self.state_dict[k] for k in _KEYS}
+        if scale is None:
+            raise WeightsError(f"weights {self.name} are scale-conditioned "
+                               f"(x{self.scale_poly.lo:g} to x{self.scale_poly.hi:g}): give a scale")
+        return fold_poly(self.state_dict, self.scale_poly, scale)
 
     def supports_scale(self, scale: float, tol: float = 1e-6) -> bool:
         """True when ``scale`` is one the weights were trained for (or within a multi-scale range)."""
+        if self.scale_poly is not None:
+            return self.scale_poly.covers(scale, tol)
         if not self.scales:
             return True
         if len(self.scales) > 1 and min(self.scales) - tol <= scale <= max(self.scales) + tol:
@@ -89,7 +106,10 @@ def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: b
     """Write ``weights`` to ``path`` atomically in our format. Returns the tensors' sha256."""
     from safetensors.torch import save
 
-    tensors = {k: weights.state_dict[k].detach().cpu().to(torch.float32).contiguous() for k in _KEYS}
+    keys = list(_KEYS)
+    if weights.scale_poly is not None:
+        keys += [poly_key(k, j) for k in _KEYS for j in range(1, weights.scale_poly.degree + 1)]
+    tensors = {k: weights.state_dict[k].detach().cpu().to(torch.float32).contiguous() for k in keys}
     digest = tensors_digest(tensors)
     meta = {
         "format": FORMAT,
@@ -100,6 +120,8 @@ def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: b
         "name": weights.name,
         "sha256": digest,
     }
+    if weights.scale_poly is not None:
+        meta["scale_poly"] = json.dumps(weights.scale_poly.to_dict())
     for k, v in weights.extra.items():
         meta.setdefault(k, v)
     atomic_write_bytes(path, save(tensors, metadata=meta), overwrite=overwrite)
@@ -132,10 +154,18 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
     try:
         config = SRCNNConfig.from_dict(json.loads(meta["config"]))
         scales = tuple(float(s) for s in json.loads(meta.get("scales", "[]")))
+        poly = ScalePoly.from_dict(json.loads(meta["scale_poly"])) if "scale_poly" in meta else None
     except Exception as e:
         raise WeightsError(f"{p}: bad metadata ({e})") from None
     _check_shapes(tensors, config, str(p))
-    known = {"format", "config", "scales", "channels_mode", "provenance", "name", "sha256"}
+    if poly is not None:
+        for k in _KEYS:
+            for j in range(1, poly.degree + 1):
+                c = tensors.get(poly_key(k, j))
+                if c is None or c.shape != tensors[k].shape:
+                    raise WeightsError(f"{p}: scale-conditioned weights lack a {tuple(tensors[k].shape)} "
+                                       f"tensor {poly_key(k, j)}")
+    known = {"format", "config", "scales", "channels_mode", "provenance", "name", "sha256", "scale_poly"}
     return Weights(
         config=config,
         state_dict=tensors,
@@ -144,6 +174,7 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
         provenance=meta.get("provenance", ""),
         name=meta.get("name", "") or p.stem,
         extra={k: v for k, v in meta.items() if k not in known},
+        scale_poly=poly,
     )
 
 
@@ -285,4 +316,5 @@ def weights_to_dict(w: Weights) -> dict[str, Any]:
         "channels_mode": w.channels_mode,
         "provenance": w.provenance,
         "parameters": int(sum(t.numel() for t in w.state_dict.values())),
+        "scale_poly": w.scale_poly.to_dict() if w.scale_poly is not None else None,
     }

@@ -1,0 +1,176 @@
+"""Scale-conditioned (multi-scale) models: weights polynomial in the scale, folded per scale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srcnn.cli import main
+from srcnn.errors import ConfigError, WeightsError
+from srcnn.model import SRCNN, ScaleConditionedSRCNN, ScalePoly, config_for, fold_poly, poly_key
+from srcnn.train import Batches, TrainConfig, train
+from srcnn.weights import Weights, load_weights, save_weights
+
+POLY = ScalePoly(1.5, 4.0, 2)
+
+
+def _random_poly_model(arch: str = "9-1-5", padding: str = "replicate") -> ScaleConditionedSRCNN:
+    torch.manual_seed(0)
+    m = ScaleConditionedSRCNN(config_for(arch, padding=padding), POLY)  # type: ignore[arg-type]
+    with torch.no_grad():
+        for p in m.coef.values():
+            p.normal_(0, 0.02)
+    return m
+
+
+def test_scale_code_runs_from_minus_one_to_one() -> None:
+    assert POLY.code(1.5) == -1.0 and POLY.code(4.0) == 1.0 and POLY.code(2.75) == 0.0
+    assert POLY.covers(2.5) and POLY.covers(4.0) and not POLY.covers(4.5) and not POLY.covers(1.0)
+    with pytest.raises(ConfigError):
+        ScalePoly(3.0, 2.0)
+    with pytest.raises(ConfigError):
+        ScalePoly(1.5, 4.0, 0)
+
+
+def test_fold_is_the_polynomial() -> None:
+    m = _random_poly_model()
+    t = POLY.code(3.5)
+    folded = m.weights_at(3.5)
+    for k, w0 in m.net.named_parameters():
+        c1 = m.coef[poly_key(k, 1).replace(".", "_")]
+        c2 = m.coef[poly_key(k, 2).replace(".", "_")]
+        torch.testing.assert_close(folded[k], w0 + t * c1 + t * t * c2)
+    # different scales, different networks
+    assert not torch.allclose(m.weights_at(2.0)["conv1.weight"], m.weights_at(3.0)["conv1.weight"])
+
+
+def test_zero_coefficients_are_the_plain_network() -> None:
+    m = ScaleConditionedSRCNN(config_for("9-1-5"), POLY)
+    x = torch.rand(1, 1, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(m(x, 2.0), m.net(x))
+        assert torch.equal(m(x, 4.0), m.net(x))
+
+
+@pytest.mark.parametrize("padding", ["valid", "replicate"])
+def test_forward_equals_the_folded_plain_network_and_trains_every_coefficient(padding: str) -> None:
+    m = _random_poly_model("9-5-5", padding)
+    x = torch.rand(2, 1, 40, 40)
+    y = m(x, 2.5)
+    plain = m.at_scale(2.5)
+    assert isinstance(plain, SRCNN)
+    torch.testing.assert_close(plain(x), y, rtol=0, atol=1e-6)
+    y.square().mean().backward()
+    grads = {n: p.grad for n, p in m.named_parameters()}
+    assert len(grads) == 6 * 3
+    assert all(g is not None and float(g.abs().sum()) > 0 for g in grads.values())
+
+
+def test_weights_round_trip_fold_and_refuse_damage(tmp_path: Path) -> None:
+    m = _random_poly_model()
+    w = Weights(config=m.config, state_dict={k: v.detach() for k, v in m.poly_tensors().items()},
+                scales=(1.5, 2.0, 3.0, 4.0), scale_poly=POLY, name="ms")
+    path = tmp_path / "ms.safetensors"
+    save_weights(w, path)
+    back = load_weights(path)
+    assert back.scale_poly == POLY
+    assert len(back.state_dict) == 18
+    assert back.supports_scale(2.5) and back.supports_scale(1.5) and not back.supports_scale(4.5)
+    x = torch.rand(1, 1, 30, 30)
+    with torch.no_grad():
+        torch.testing.assert_close(back.build(scale=2.5)(x), m(x, 2.5), rtol=0, atol=1e-6)
+    with pytest.raises(WeightsError, match="give a scale"):
+        back.build()
+    # a damaged coefficient is refused by the stored digest
+    raw = bytearray(path.read_bytes())
+    raw[-7] ^= 0x40
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(WeightsError, match="corrupt"):
+        load_weights(bad)
+    # a file that claims a polynomial but lacks coefficients is refused
+    plain = Weights(config=m.config, state_dict=m.weights_at(2.0), name="plain")
+    save_weights(plain, tmp_path / "plain.safetensors")
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(tmp_path / "plain.safetensors"))
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "plain.safetensors"), framework="pt") as f:
+        meta = dict(f.metadata())
+    meta["scale_poly"] = json.dumps(POLY.to_dict())
+    save_file(tensors, str(tmp_path / "liar.safetensors"), metadata=meta)
+    with pytest.raises(WeightsError, match="lack"):
+        load_weights(tmp_path / "liar.safetensors")
+
+
+def test_config_needs_enough_scales() -> None:
+    with pytest.raises(ConfigError, match="at least 3 different"):
+        TrainConfig(scales=(2.0, 3.0), scale_poly=2)
+    TrainConfig(scales=(2.0, 3.0), scale_poly=1)
+    with pytest.raises(ConfigError):
+        TrainConfig(scales=(2.0, 3.0, 4.0), scale_poly=-1)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("msdata")
+    (root / "train").mkdir()
+    (root / "val").mkdir()
+    for k, p in enumerate([data.astronaut(), data.coffee(), data.chelsea()]):
+        Image.fromarray(np.ascontiguousarray(p[:120, :120, :3])).save(root / "train" / f"{k}.png")
+    Image.fromarray(np.ascontiguousarray(data.astronaut()[300:396, 300:396])).save(root / "val" / "a.png")
+    return root
+
+
+def test_each_step_is_one_scale_and_training_writes_conditioned_weights(tiny_root: Path, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = TrainConfig(train_sets=("train",), val_set="val", data_root=str(tiny_root), out=str(tmp_path / "run"),
+                      scales=(3.0, 2.0, 4.0), scale_poly=2, batch_size=8, size=33, max_steps=30,
+                      eval_every=30, ckpt_every=15)
+    from srcnn.data import PairConfig, build_pairs
+
+    pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales), cfg.data_root)
+    b = Batches(pairs, cfg)
+    seen = set()
+    for step in range(40):
+        s = b.step_scale(step)
+        seen.add(s)
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 7 * step + 1)
+        from srcnn.data import random_positions
+
+        idx = b.by_scale[s]
+        rows = random_positions([pairs[i] for i in idx], cfg.batch, cfg.patch, g)
+        assert all(pairs[i].scale == s for i in idx[rows[:, 0]])
+    assert seen == {2.0, 3.0, 4.0}
+
+    res = train(cfg)
+    assert res["step"] == 30
+    w = load_weights(tmp_path / "run" / "last.safetensors")
+    assert w.scale_poly == ScalePoly(2.0, 4.0, 2)
+    assert w.scales == (2.0, 3.0, 4.0)
+    assert float(w.state_dict[poly_key("conv1.weight", 1)].abs().sum()) > 0  # the coefficients trained
+    folded = fold_poly(w.state_dict, w.scale_poly, 2.0)
+    assert set(folded) == {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight",
+                           "conv3.bias"}
+
+    # the CLI: export needs a scale inside the range, evaluate needs a scale
+    onnx_path = tmp_path / "m.onnx"
+    assert main(["export", "-w", str(tmp_path / "run" / "last.safetensors"), "-o", str(onnx_path),
+                 "--no-check"]) == 2
+    assert "pass --scale" in capsys.readouterr().err
+    assert main(["export", "-w", str(tmp_path / "run" / "last.safetensors"), "-o", str(onnx_path),
+                 "--no-check", "-s", "5"]) == 2
+    assert "not x5" in capsys.readouterr().err
+    assert not onnx_path.exists()
+    pytest.importorskip("onnx")
+    assert main(["export", "-w", str(tmp_path / "run" / "last.safetensors"), "-o", str(onnx_path),
+                 "-s", "2.5"]) == 0
+    assert onnx_path.stat().st_size > 0
