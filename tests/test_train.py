@@ -226,12 +226,14 @@ def test_lr_schedule() -> None:
     assert lr_factor(fast, 1.0) == pytest.approx(0.01)
     assert lr_factor(fast, 7.0) == pytest.approx(0.01)  # past the end: stays annealed
     assert lr_factor(paper, 0.3) == lr_factor(paper, 1.0) == 1.0
-    # linear warm-up over the first 500 steps (fast), none for the paper's recipe
-    assert lr_factor(fast, 0.0, step=0) == pytest.approx(1 / 500)
-    assert lr_factor(fast, 0.0, step=249) == pytest.approx(0.5)
-    assert lr_factor(fast, 0.0, step=500) == pytest.approx(1.0)
-    assert lr_factor(TrainConfig(warmup=0), 0.0, step=0) == pytest.approx(1.0)
-    assert lr_factor(paper, 0.3, step=0) == 1.0
+    # linear warm-up over the first 500 steps (fast 9-5-5), none for 9-1-5 or the paper's recipe
+    wide = TrainConfig(arch="9-5-5")
+    assert lr_factor(wide, 0.0, step=0) == pytest.approx(1 / 500)
+    assert lr_factor(wide, 0.0, step=249) == pytest.approx(0.5)
+    assert lr_factor(wide, 0.0, step=500) == pytest.approx(1.0)
+    assert lr_factor(fast, 0.0, step=0) == pytest.approx(1.0)
+    assert lr_factor(TrainConfig(warmup=10), 0.0, step=4) == pytest.approx(0.5)
+    assert lr_factor(TrainConfig(arch="9-5-5", recipe="paper"), 0.3, step=0) == 1.0
 
 
 def test_default_learning_rates() -> None:

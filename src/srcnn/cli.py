@@ -228,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "global batch, split between processes.",
                         epilog="recipes: paper = SGD momentum 0.9, lr 1e-4/1e-4/1e-5, biases x0.1, "
                         "N(0, 0.001) init, batch 128, 33x33 grid stride 14, Caffe loss sum/2N; "
-                        "fast = Adam lr 1e-3 for 9-1-5, 3e-4 for 9-3-5/9-5-5 (a tenth for the last layer), 500-step "
-                        "linear warm-up, cosine decay (over the steps, or over "
+                        "fast = Adam lr 1e-3 for 9-1-5, 3e-4 with a 500-step linear warm-up for 9-3-5/9-5-5 (a "
+                        "tenth for the last layer), cosine decay (over the steps, or over "
                         "the clock when only --max-minutes is given), batch 32, random crops with "
                         "flips/rotations, identity init, MSE.")
     tr.add_argument("--arch", default="9-1-5", choices=["9-1-5", "9-3-5", "9-5-5"],
@@ -264,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "between the smallest and largest -s; inference cost unchanged). 0 = off "
                     "(default): one set of filters for all scales")
     tr.add_argument("--warmup", type=_non_negative_int, default=None,
-                    help="steps of linear learning-rate warm-up (default: 500 for fast, 0 for paper)")
+                    help="steps of linear learning-rate warm-up (default: 500 for fast 9-3-5 and "
+                    "9-5-5, else 0)")
     tr.add_argument("--size", type=_non_negative_int, default=None,
                     help="sub-image size (default 33)")
     tr.add_argument("--stride", type=_non_negative_int, default=14,
