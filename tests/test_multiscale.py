@@ -174,3 +174,26 @@ def test_each_step_is_one_scale_and_training_writes_conditioned_weights(tiny_roo
     assert main(["export", "-w", str(tmp_path / "run" / "last.safetensors"), "-o", str(onnx_path),
                  "-s", "2.5"]) == 0
     assert onnx_path.stat().st_size > 0
+
+
+def test_shipped_multiscale_serves_non_integer_scales(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --weights, x2.5 goes to the shipped scale-conditioned model; the demo beats bicubic."""
+    from srcnn.demo import run_demo
+    from srcnn.pretrained import best_for_scale
+
+    info = best_for_scale(2.5)
+    assert info is not None and info.name == "srcnn-955-ms"
+    assert best_for_scale(4.5) is None
+    res = run_demo(2.5)
+    assert res.model_name == "srcnn-955-ms"
+    assert res.psnr_srcnn > res.psnr_bicubic + 1.0, (res.psnr_bicubic, res.psnr_srcnn)
+    from skimage import data
+
+    src = tmp_path / "small.png"
+    Image.fromarray(data.astronaut()[::5, ::5]).save(src)  # 103 x 103
+    assert main(["upscale", str(src), "--scale", "2.5", "-o", str(tmp_path / "big.png"), "-q"]) == 0
+    with Image.open(tmp_path / "big.png") as im:
+        assert im.size == (258, 258)  # round(2.5 * 103)
+    assert main(["upscale", str(src), "--scale", "4.5", "-o", str(tmp_path / "no.png"), "-q"]) != 0
+    assert "no shipped model serves scale 4.5" in capsys.readouterr().err
+    assert not (tmp_path / "no.png").exists()

@@ -363,10 +363,19 @@ def cmd_models(args: argparse.Namespace) -> int:
         print("no shipped models in this version; use --weights with a .safetensors or .mat file")
         return EXIT_OK
     print(f"{'name':<16} {'arch':<6} {'scales':<8} {'Y-PSNR Set5 / Set14 / BSD100 (dB)':<36} sha256")
+    def psnrs(meta: dict[str, Any]) -> str:
+        return " / ".join(f"{meta.get(k, float('nan')):.2f}" for k in ("set5_psnr", "set14_psnr", "bsd100_psnr"))
+
     for m in REGISTRY:
-        scales = ",".join(f"x{s:g}" for s in m.scales)
-        psnrs = " / ".join(f"{m.meta.get(k, float('nan')):.2f}" for k in ("set5_psnr", "set14_psnr", "bsd100_psnr"))
-        print(f"{m.name:<16} {m.arch:<6} {scales:<8} {psnrs:<36} {m.sha256[:12]}…")
+        per_scale = m.meta.get("per_scale")
+        if per_scale:  # one network for a range of scales: a row of results per scale
+            scales = f"x{min(m.scales):g}-{max(m.scales):g}"
+            print(f"{m.name:<16} {m.arch:<6} {scales:<8} {'(per scale, below)':<36} {m.sha256[:12]}…")
+            for s, meta in per_scale.items():
+                print(f"{'':<16} {'':<6} {'x' + s:<8} {psnrs(meta)}")
+        else:
+            scales = ",".join(f"x{s:g}" for s in m.scales)
+            print(f"{m.name:<16} {m.arch:<6} {scales:<8} {psnrs(m.meta):<36} {m.sha256[:12]}…")
         print(f"{'':<16} recipe: {m.recipe}")
     return EXIT_OK
 

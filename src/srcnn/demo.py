@@ -52,7 +52,9 @@ def _label(img: Image.Image, text: str) -> Image.Image:
 
 def run_demo(scale: float = 3.0, weights: str | None = None, sample: str = "astronaut",
              device: str = "cpu") -> DemoResult:
-    gt = modcrop(sample_photo(sample), int(scale))
+    from .evaluate import scale_modulo
+
+    gt = modcrop(sample_photo(sample), scale_modulo(scale))  # the low-resolution size is then exact
     h, w = gt.shape[:2]
     model, mode = resolve_model(weights, scale, device=device)
     x = torch.from_numpy(gt.transpose(2, 0, 1).astype(np.float32) / 255.0)
