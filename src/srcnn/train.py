@@ -122,10 +122,11 @@ class TrainConfig:
     def base_lr(self) -> float:
         # fast, 9-5-5: Adam's first steps move every weight by about +-lr, and a 5x5x64 mapping
         # filter sums 1600 of them, so at 1e-3 most mapping channels died (ReLU never active
-        # again): the session-2 9-5-5 models kept 4 of 32 mapping and 51 of 64 extraction
-        # channels and were no better than 9-1-5. Measured on T91 x3 (2000 steps): lr 1e-3, no
-        # warm-up: 27 of 32 dead; 1e-3 with 500-step warm-up: conv1 channels die once the rate
-        # peaks (21 of 64); 3e-4 with warm-up: 0 and 4 dead. The 1x1 layer of 9-1-5 sums 64.
+        # again): the session-2 9-5-5 models kept 4 of 32 mapping channels and were no better
+        # than 9-1-5 (tools/dead_channels.py). On a batch of T91 x3 crops in short CPU runs:
+        # lr 1e-3, no warm-up: 27 of 32 mapping channels dead by step 250; 1e-3 with a 500-step
+        # warm-up: 21 of 64 extraction channels die once the rate peaks; 3e-4 with the warm-up:
+        # 0 mapping and 4 extraction dead at step 2000. The 1x1 layer of 9-1-5 sums only 64.
         if self.lr is not None:
             return self.lr
         if self.recipe == "paper":
