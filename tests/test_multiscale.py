@@ -197,3 +197,41 @@ def test_shipped_multiscale_serves_non_integer_scales(tmp_path: Path, capsys: py
     assert main(["upscale", str(src), "--scale", "4.5", "-o", str(tmp_path / "no.png"), "-q"]) != 0
     assert "no shipped model serves scale 4.5" in capsys.readouterr().err
     assert not (tmp_path / "no.png").exists()
+
+
+def test_balanced_scales_weigh_by_bicubic_error(tiny_root: Path) -> None:
+    """--balance-scales: loss weights inversely proportional to each scale's bicubic MSE, mean 1."""
+    from srcnn.data import PairConfig, build_pairs
+    from srcnn.train import bicubic_mse
+
+    cfg = TrainConfig(train_sets=("train",), data_root=str(tiny_root), scales=(2.0, 3.0, 4.0), scale_poly=2,
+                      balance_scales=True, size=33)
+    pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales), cfg.data_root)
+    b = Batches(pairs, cfg)
+    w = b.loss_weight
+    assert sum(w.values()) / 3 == pytest.approx(1.0)
+    assert w[2.0] > w[3.0] > w[4.0]  # bicubic errors grow with the scale
+    mse = {s: bicubic_mse([p for p in pairs if p.scale == s], cfg.label_crop) for s in (2.0, 3.0, 4.0)}
+    assert w[2.0] * mse[2.0] == pytest.approx(w[4.0] * mse[4.0])
+    plain = Batches(pairs, TrainConfig(train_sets=("train",), data_root=str(tiny_root), scales=(2.0, 3.0, 4.0),
+                                       scale_poly=2, size=33))
+    assert set(plain.loss_weight.values()) == {1.0}
+    with pytest.raises(ConfigError, match="scale-poly"):
+        TrainConfig(scales=(2.0, 3.0, 4.0), balance_scales=True)
+
+
+def test_coefficient_learning_rate() -> None:
+    """A degree-d polynomial's parameters learn at 1/(d+1) of the base rate by default, so the folded
+    weights move no faster than a plain model's; --coef-lr overrides it."""
+    from srcnn.train import make_optimizer
+
+    cfg = TrainConfig(arch="9-1-5", scales=(2.0, 3.0, 4.0), scale_poly=2)
+    assert cfg.coef_lr_factor == pytest.approx(1 / 3)
+    model = ScaleConditionedSRCNN(cfg.model_config, cfg.poly)  # type: ignore[arg-type]
+    opt = make_optimizer(model, cfg)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3 / 3, 1e-4 / 3])
+    assert sum(len(g["params"]) for g in opt.param_groups) == 18  # every coefficient is trained
+    assert TrainConfig(scales=(2.0, 3.0, 4.0), scale_poly=2, coef_lr=1.0).coef_lr_factor == 1.0
+    assert TrainConfig().coef_lr_factor == 1.0  # plain models are unaffected
+    with pytest.raises(ConfigError, match="coef-lr"):
+        TrainConfig(scales=(2.0, 3.0, 4.0), scale_poly=2, coef_lr=0.0)

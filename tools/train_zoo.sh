@@ -10,7 +10,8 @@
 # The shipped srcnn-915-x* were made with MIN915=6.8, then 11 (resumed) on one H200. Each run logs
 # to RUNS/NAME.log; the pairs are rebuilt per run (set XDG_CACHE_HOME to share a cache).
 # Env: DEVICE (cuda), PY (python3), ONLY (run names, default all), MIN915 / MIN955 (minutes of
-# each run's total budget, across resumes).
+# each run's total budget, across resumes), MSOPTS (extra options of the multi-scale run; default
+# --coef-lr 1, as srcnn-955-ms was trained).
 set -u
 DATA=${DATA:?set DATA to the data root}; RUNS=${RUNS:-runs/zoo}
 MIN915=${MIN915:-10}; MIN955=${MIN955:-10}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
@@ -34,7 +35,7 @@ for k in 2 3 4; do
   job "955-x$k" "$MIN955" --arch 9-5-5 --scale $k $ALL
 done
 job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 \
-  --scale-poly 2 $ALL
+  --scale-poly 2 ${MSOPTS:---coef-lr 1} $ALL
 status=0
 for p in $pids; do wait "$p" || status=1; done
 for f in "$RUNS"/*/metrics.csv; do echo "$f: $(tail -1 "$f")"; done

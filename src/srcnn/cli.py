@@ -263,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "scale factor (one network whose filters follow the scale; serves any scale "
                     "between the smallest and largest -s; inference cost unchanged). 0 = off "
                     "(default): one set of filters for all scales")
+    tr.add_argument("--balance-scales", action="store_true",
+                    help="with --scale-poly: divide each scale's loss by its bicubic error on the "
+                    "training pairs, so that low scales (small errors) weigh as much as high ones")
+    tr.add_argument("--coef-lr", type=_float, default=None, metavar="FACTOR",
+                    help="with --scale-poly: learning-rate factor for all its parameters (default "
+                    "1/(DEGREE+1), so that the folded weights move no faster than a plain model's; "
+                    "1 = the base rate for every coefficient)")
     tr.add_argument("--warmup", type=_non_negative_int, default=None,
                     help="steps of linear learning-rate warm-up (default: 500 for fast 9-3-5 and "
                     "9-5-5, else 0)")
@@ -703,6 +710,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, lr=args.lr, size=args.size, stride=args.stride,
                       augment=args.augment, downscales=tuple(args.downscales or ()),
                       train_padding=args.train_padding, init=args.init, warmup=args.warmup, scale_poly=args.scale_poly,
+                      balance_scales=args.balance_scales, coef_lr=args.coef_lr,
                       eval_every=args.eval_every,
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
                       strict=args.strict)

@@ -39,7 +39,7 @@ _RECIPE_955 = ("tools/train_zoo.sh run 955-x{k}: srcnn train --arch 9-5-5 --scal
                "--batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7, "
                "then --resume --max-minutes 11.3 (Adam lr 3e-4, 500-step warm-up; one H200 shared by 6 runs)")
 _RECIPE_MS = ("tools/train_zoo.sh run 955-ms: srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 "
-              "--scale 2.5 --scale 3.5 --scale 4 --scale-poly 2 --recipe fast --size 64 --batch-size 128 "
+              "--scale 2.5 --scale 3.5 --scale 4 --scale-poly 2 --coef-lr 1 --recipe fast --size 64 --batch-size 128 "
               "--train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7, then --resume "
               "--max-minutes 11.3 (one H200 shared by 6 runs)")
 

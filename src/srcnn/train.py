@@ -16,6 +16,11 @@ Choices and measurements: see ``TrainConfig`` defaults and the README. The cosin
 (progress = elapsed / budget, the elapsed time being checkpointed), so a run of a fixed duration
 always ends with a decayed learning rate whatever the machine's speed.
 
+Scale-conditioned multi-scale runs (``scale_poly``, see :class:`~srcnn.model.ScaleConditionedSRCNN`):
+each step draws one scale and cuts its crops from that scale's pairs; every parameter learns at
+``1 / (degree + 1)`` of the base rate (``coef_lr``), and ``balance_scales`` optionally divides each
+scale's loss by its bicubic error on the training pairs.
+
 Files in the run folder (written by rank 0 only, each atomically): ``checkpoint.pt`` (model,
 optimiser, step, RNG state, elapsed time, config: plain tensors and builtins, loadable with
 ``torch.load(weights_only=True)``), ``metrics.csv``, ``best.safetensors`` (best monitoring PSNR) and
@@ -80,6 +85,8 @@ class TrainConfig:
     init: str | None = None
     warmup: int | None = None
     scale_poly: int = 0
+    balance_scales: bool = False
+    coef_lr: float | None = None
     eval_every: int = 500
     ckpt_every: int = 250
     seed: int = 0
@@ -106,6 +113,10 @@ class TrainConfig:
             raise ConfigError("give at least one scale")
         if self.scale_poly < 0:
             raise ConfigError(f"scale-poly must be 0 (off) or a degree >= 1, got {self.scale_poly}")
+        if self.coef_lr is not None and not (0 < self.coef_lr <= 10):
+            raise ConfigError(f"coef-lr must be in (0, 10], got {self.coef_lr}")
+        if self.balance_scales and not self.scale_poly:
+            raise ConfigError("balance-scales weighs the scales of a scale-conditioned run: add --scale-poly")
         if self.scale_poly and len(set(self.scales)) <= self.scale_poly:
             raise ConfigError(f"a degree-{self.scale_poly} scale polynomial needs at least "
                               f"{self.scale_poly + 1} different training scales, got {len(set(self.scales))}")
@@ -157,6 +168,16 @@ class TrainConfig:
     def model_config(self) -> SRCNNConfig:
         return config_for(self.arch, channels=1 if self.channels == "y" else 3,
                           padding=self.train_padding)  # type: ignore[arg-type]
+
+    @property
+    def coef_lr_factor(self) -> float:
+        # Adam moves W0, W1 and W2 by about lr each per step, so W(t) = W0 + t W1 + t^2 W2 moves
+        # by up to (1 + |t| + t^2) lr: 3x at the ends of the range for degree 2, as unstable as a
+        # 3x learning rate (a 9-1-5 at 1e-3 fell below bicubic early on). 1 / (degree + 1) bounds
+        # the move by the plain model's.
+        if not self.scale_poly:
+            return 1.0
+        return self.coef_lr if self.coef_lr is not None else 1.0 / (self.scale_poly + 1)
 
     @property
     def poly(self) -> ScalePoly | None:
@@ -217,7 +238,7 @@ def _layer(model: SRCNN | ScaleConditionedSRCNN, name: str) -> tuple[Params, Par
 
 
 def make_optimizer(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig) -> torch.optim.Optimizer:
-    base = cfg.base_lr
+    base = cfg.base_lr * cfg.coef_lr_factor
     if cfg.recipe == "paper":
         groups: list[dict[str, Any]] = []
         for name, lr in (("conv1", base), ("conv2", base), ("conv3", base / 10)):
@@ -251,6 +272,17 @@ def loss_fn(out: torch.Tensor, label: torch.Tensor, recipe: str) -> torch.Tensor
 
 
 # --------------------------------------------------------------------------------------- data
+def bicubic_mse(pairs: list[Pair], crop: int = 0) -> float:
+    """Mean squared error of the bicubic inputs against the ground truth over ``pairs`` (``crop``
+    pixels off each side, the part the valid network's labels cover)."""
+    se, n = 0.0, 0
+    for p in pairs:
+        h, w = p.gt.shape[1:]
+        d = p.bicubic[:, crop:h - crop, crop:w - crop].astype(np.float64) - p.gt[:, crop:h - crop, crop:w - crop]
+        se, n = se + float((d * d).sum()), n + d.size
+    return se / max(n, 1)
+
+
 class Batches:
     """The batch of step ``t`` as a pure function of (seed, t): resumable and shardable."""
 
@@ -266,6 +298,16 @@ class Batches:
         # uniformly; its crops come from that scale's pairs only
         self.scales = sorted({p.scale for p in pairs}) if cfg.scale_poly else []
         self.by_scale = {s: np.array([i for i, p in enumerate(pairs) if p.scale == s]) for s in self.scales}
+        # --balance-scales: each scale's loss divided by its bicubic MSE on the training pairs, so
+        # that every scale weighs by its relative (dB-like) error: unweighted, x4's large errors
+        # dominate the gradient and the low scales lag behind
+        self.loss_weight = {s: 1.0 for s in self.scales}
+        if cfg.balance_scales:
+            for s in self.scales:
+                mse = bicubic_mse([pairs[i] for i in self.by_scale[s]], cfg.label_crop)
+                self.loss_weight[s] = 1.0 / max(mse, 1e-12)
+            mean_w = sum(self.loss_weight.values()) / len(self.scales)
+            self.loss_weight = {s: w / mean_w for s, w in self.loss_weight.items()}  # mean weight 1
 
     def step_scale(self, step: int) -> float:
         """The scale of step ``step``'s batch (a scale-conditioned run); the first scale otherwise."""
@@ -471,8 +513,11 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             for gr in opt.param_groups:
                 gr["lr"] = gr["base_lr"] * f
             opt.zero_grad(set_to_none=True)
-            pred = ddp(x) if poly is None else ddp(x, batches.step_scale(step))
-            loss = loss_fn(pred, y, cfg.recipe)
+            if poly is None:
+                loss = loss_fn(ddp(x), y, cfg.recipe)
+            else:
+                s_step = batches.step_scale(step)
+                loss = loss_fn(ddp(x, s_step), y, cfg.recipe) * batches.loss_weight[s_step]
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             step += 1
