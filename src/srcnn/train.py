@@ -298,13 +298,14 @@ class Batches:
         # uniformly; its crops come from that scale's pairs only
         self.scales = sorted({p.scale for p in pairs}) if cfg.scale_poly else []
         self.by_scale = {s: np.array([i for i, p in enumerate(pairs) if p.scale == s]) for s in self.scales}
+        self._scale_pairs = {s: [pairs[i] for i in idx] for s, idx in self.by_scale.items()}  # built once
         # --balance-scales: each scale's loss divided by its bicubic MSE on the training pairs, so
         # that every scale weighs by its relative (dB-like) error: unweighted, x4's large errors
         # dominate the gradient and the low scales lag behind
         self.loss_weight = {s: 1.0 for s in self.scales}
         if cfg.balance_scales:
             for s in self.scales:
-                mse = bicubic_mse([pairs[i] for i in self.by_scale[s]], cfg.label_crop)
+                mse = bicubic_mse(self._scale_pairs[s], cfg.label_crop)
                 self.loss_weight[s] = 1.0 / max(mse, 1e-12)
             mean_w = sum(self.loss_weight.values()) / len(self.scales)
             self.loss_weight = {s: w / mean_w for s, w in self.loss_weight.items()}  # mean weight 1
@@ -322,9 +323,9 @@ class Batches:
             if self.grid is not None:
                 raise ConfigError("scale-conditioned training needs the fast recipe (random crops)")
             g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 7 * step + 1)
-            idx = self.by_scale[self.step_scale(step)]
-            rows = random_positions([self.pairs[i] for i in idx], cfg.batch, cfg.patch, g)
-            rows[:, 0] = idx[rows[:, 0]]
+            s = self.step_scale(step)
+            rows = random_positions(self._scale_pairs[s], cfg.batch, cfg.patch, g)
+            rows[:, 0] = self.by_scale[s][rows[:, 0]]
         elif self.grid is not None:
             epoch, pos = divmod(step, self.steps_per_epoch)
             g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
