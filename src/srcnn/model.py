@@ -196,6 +196,10 @@ class ScalePoly:
     def covers(self, scale: float, tol: float = 1e-6) -> bool:
         return self.lo - tol <= scale <= self.hi + tol
 
+    def coef_keys(self) -> list[tuple[str, str]]:
+        """``(weight key, coefficient key)`` for every coefficient ``W_1 .. W_degree`` of every tensor."""
+        return [(k, poly_key(k, j)) for k in WEIGHT_KEYS for j in range(1, self.degree + 1)]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -221,6 +225,11 @@ def fold_poly(tensors: dict[str, torch.Tensor] | Any, poly: ScalePoly, scale: fl
     return out
 
 
+def _attr(coef_key: str) -> str:
+    """A coefficient's name inside ``nn.ParameterDict`` (which refuses dots)."""
+    return coef_key.replace(".", "_")
+
+
 class ScaleConditionedSRCNN(nn.Module):
     """One SRCNN whose weights are polynomials of the scale factor (see :class:`ScalePoly`).
 
@@ -235,10 +244,9 @@ class ScaleConditionedSRCNN(nn.Module):
         super().__init__()
         self.config, self.poly = config, poly
         self.net = SRCNN(config)
-        self.coef = nn.ParameterDict()
-        for k, p in self.net.named_parameters():
-            for j in range(1, poly.degree + 1):
-                self.coef[poly_key(k, j).replace(".", "_")] = nn.Parameter(torch.zeros_like(p))
+        params = dict(self.net.named_parameters())
+        self.coef = nn.ParameterDict({_attr(ck): nn.Parameter(torch.zeros_like(params[k]))
+                                      for k, ck in poly.coef_keys()})
 
     def layer_parameters(self, layer: str) -> list[nn.Parameter]:
         """All parameters of one convolution (``conv1``...), every coefficient included."""
@@ -248,9 +256,7 @@ class ScaleConditionedSRCNN(nn.Module):
     def poly_tensors(self) -> dict[str, torch.Tensor]:
         """``W_0`` under the plain names and ``W_j`` under ``poly_key(name, j)``."""
         out: dict[str, torch.Tensor] = dict(self.net.named_parameters())  # not state_dict: detached
-        for k in WEIGHT_KEYS:
-            for j in range(1, self.poly.degree + 1):
-                out[poly_key(k, j)] = self.coef[poly_key(k, j).replace(".", "_")]
+        out.update({ck: self.coef[_attr(ck)] for _, ck in self.poly.coef_keys()})
         return out
 
     def weights_at(self, scale: float) -> dict[str, torch.Tensor]:

@@ -35,7 +35,7 @@ import torch
 
 from .errors import WeightsError
 from .fileio import atomic_write_bytes
-from .model import SRCNN, WEIGHT_KEYS, ScalePoly, SRCNNConfig, fold_poly, poly_key
+from .model import SRCNN, WEIGHT_KEYS, ScalePoly, SRCNNConfig, fold_poly
 
 FORMAT = "srcnn-weights/1"
 _KEYS = WEIGHT_KEYS
@@ -108,7 +108,7 @@ def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: b
 
     keys = list(_KEYS)
     if weights.scale_poly is not None:
-        keys += [poly_key(k, j) for k in _KEYS for j in range(1, weights.scale_poly.degree + 1)]
+        keys += [ck for _, ck in weights.scale_poly.coef_keys()]
     tensors = {k: weights.state_dict[k].detach().cpu().to(torch.float32).contiguous() for k in keys}
     digest = tensors_digest(tensors)
     meta = {
@@ -159,12 +159,10 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
         raise WeightsError(f"{p}: bad metadata ({e})") from None
     _check_shapes(tensors, config, str(p))
     if poly is not None:
-        for k in _KEYS:
-            for j in range(1, poly.degree + 1):
-                c = tensors.get(poly_key(k, j))
-                if c is None or c.shape != tensors[k].shape:
-                    raise WeightsError(f"{p}: scale-conditioned weights lack a {tuple(tensors[k].shape)} "
-                                       f"tensor {poly_key(k, j)}")
+        for k, ck in poly.coef_keys():
+            c = tensors.get(ck)
+            if c is None or c.shape != tensors[k].shape:
+                raise WeightsError(f"{p}: scale-conditioned weights lack a {tuple(tensors[k].shape)} tensor {ck}")
     known = {"format", "config", "scales", "channels_mode", "provenance", "name", "sha256", "scale_poly"}
     return Weights(
         config=config,
