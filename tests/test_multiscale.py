@@ -235,3 +235,47 @@ def test_coefficient_learning_rate() -> None:
     assert TrainConfig().coef_lr_factor == 1.0  # plain models are unaffected
     with pytest.raises(ConfigError, match="coef-lr"):
         TrainConfig(scales=(2.0, 3.0, 4.0), scale_poly=2, coef_lr=0.0)
+
+
+def test_init_from_starts_every_scale_as_the_source_network(tiny_root: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--init-from: a plain source fills W_0 (every scale starts as it); a poly source fills all."""
+    from srcnn.train import init_from_weights
+
+    plain = load_weights("srcnn-915-x3")
+    m = ScaleConditionedSRCNN(config_for("9-1-5", padding="valid"), POLY)
+    init_from_weights(m, plain, 3.0)
+    for s in (1.5, 2.5, 4.0):
+        folded = m.weights_at(s)
+        for k, v in plain.state_dict.items():
+            assert torch.equal(folded[k], v), (s, k)
+    # a poly source into the same polynomial: every coefficient copied, the fold unchanged
+    src = _random_poly_model()
+    w = Weights(src.config, {k: v.detach() for k, v in src.poly_tensors().items()}, scales=(1.5, 4.0),
+                scale_poly=POLY)
+    init_from_weights(m, w, 3.0)
+    assert torch.equal(m.weights_at(2.2)["conv2.weight"], src.weights_at(2.2)["conv2.weight"])
+    # ... into a plain model: folded at the run's scale
+    p = SRCNN(config_for("9-1-5", padding="valid"))
+    init_from_weights(p, w, 2.5)
+    assert torch.equal(p.conv1.weight, src.weights_at(2.5)["conv1.weight"])
+    with pytest.raises(ConfigError, match="different scale polynomial"):
+        init_from_weights(ScaleConditionedSRCNN(config_for("9-1-5"), ScalePoly(2.0, 4.0, 2)), w, 3.0)
+    with pytest.raises(ConfigError, match="this run trains 9-5-5"):
+        init_from_weights(SRCNN(config_for("9-5-5")), plain, 3.0)
+    with pytest.raises(ConfigError, match="not both"):
+        TrainConfig(init="paper", init_from="srcnn-915-x3")
+
+    # through the CLI: a fine-tuned run starts at the source's quality (not from identity)
+    base = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+            "--max-steps", "1", "--eval-every", "1", "--lr", "1e-9", "--batch-size", "4"]
+    assert main([*base, "--init-from", "srcnn-915-x3", "--out", str(tmp_path / "ft")]) == 0
+    assert main([*base, "--out", str(tmp_path / "scratch")]) == 0
+    from srcnn.train import read_metrics
+
+    ft, scratch = read_metrics(tmp_path / "ft")[-1], read_metrics(tmp_path / "scratch")[-1]
+    assert ft["val_psnr"] > ft["val_bicubic"] + 0.5  # the shipped x3 model, barely moved
+    assert abs(scratch["val_psnr"] - scratch["val_bicubic"]) < 0.2  # identity init = bicubic
+    assert main([*base, "--init-from", "nope.safetensors", "--out", str(tmp_path / "bad")]) == 1
+    assert "not found: nope.safetensors" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

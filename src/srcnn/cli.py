@@ -288,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", default=None, choices=["paper", "default", "identity"],
                     help="paper: N(0, 0.001); default: PyTorch's; identity: start as the identity "
                     "map (default: paper for the paper recipe, identity for fast)")
+    tr.add_argument("--init-from", default=None, metavar="WEIGHTS",
+                    help="fine-tune: start from these weights (a .safetensors file or a shipped model "
+                    "name; same architecture) instead of --init; a --scale-poly run starts every "
+                    "scale as this network")
     tr.add_argument("--eval-every", type=_non_negative_int, default=500,
                     help="validate and log every N steps (default 500)")
     tr.add_argument("--ckpt-every", type=_non_negative_int, default=250,
@@ -709,7 +713,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       max_steps=args.max_steps, epochs=args.epochs, max_minutes=args.max_minutes,
                       batch_size=args.batch_size, lr=args.lr, size=args.size, stride=args.stride,
                       augment=args.augment, downscales=tuple(args.downscales or ()),
-                      train_padding=args.train_padding, init=args.init, warmup=args.warmup, scale_poly=args.scale_poly,
+                      train_padding=args.train_padding, init=args.init,
+                      init_from=args.init_from, warmup=args.warmup, scale_poly=args.scale_poly,
                       balance_scales=args.balance_scales, coef_lr=args.coef_lr,
                       eval_every=args.eval_every,
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,

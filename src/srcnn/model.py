@@ -16,6 +16,7 @@ The input is the bicubic-upscaled image. Padding mode:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -258,6 +259,14 @@ class ScaleConditionedSRCNN(nn.Module):
         out: dict[str, torch.Tensor] = dict(self.net.named_parameters())  # not state_dict: detached
         out.update({ck: self.coef[_attr(ck)] for _, ck in self.poly.coef_keys()})
         return out
+
+    @torch.no_grad()
+    def load_poly_tensors(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        """Copy in ``W_0`` (plain names) and every coefficient (``poly_key`` names), as a
+        scale-conditioned weights file holds them."""
+        self.net.load_state_dict({k: tensors[k].clone() for k in WEIGHT_KEYS})
+        for _, ck in self.poly.coef_keys():
+            self.coef[_attr(ck)].copy_(tensors[ck])
 
     def weights_at(self, scale: float) -> dict[str, torch.Tensor]:
         """The plain SRCNN weights at ``scale`` (differentiable)."""

@@ -54,7 +54,7 @@ from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
 from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for
-from .weights import Weights, save_weights
+from .weights import Weights, load_weights, save_weights
 
 RECIPES = ("paper", "fast")
 CKPT_VERSION = 1
@@ -83,6 +83,7 @@ class TrainConfig:
     downscales: tuple[float, ...] = ()
     train_padding: str = "valid"
     init: str | None = None
+    init_from: str | None = None
     warmup: int | None = None
     scale_poly: int = 0
     balance_scales: bool = False
@@ -103,6 +104,8 @@ class TrainConfig:
         if self.init not in (None, "paper", "default", "identity"):
             raise ConfigError(f"init must be paper, default or identity, got {self.init!r}")
         config_for(self.arch)
+        if self.init is not None and self.init_from is not None:
+            raise ConfigError("give --init or --init-from, not both")
         if self.warmup is not None and self.warmup < 0:
             raise ConfigError(f"warmup must be 0 or more steps, got {self.warmup}")
         for name in ("batch_size", "max_steps", "size", "eval_every", "ckpt_every", "stride"):
@@ -223,6 +226,32 @@ def init_identity(model: SRCNN) -> None:
         for ch in range(c.channels):
             model.conv2.weight[ch, ch, c.f2 // 2, c.f2 // 2] = 1.0
             model.conv3.weight[ch, ch, c.f3 // 2, c.f3 // 2] = 1.0
+
+
+def init_from_weights(model: SRCNN | ScaleConditionedSRCNN, w: Weights, scale: float) -> None:
+    """Start ``model`` from trained weights ``w`` (fine-tuning) instead of a random init.
+
+    A plain source fills a plain model, or ``W_0`` of a scale-conditioned one (its higher
+    coefficients stay zero: every scale starts as the source network). A scale-conditioned source
+    fills a scale-conditioned model with the same polynomial, or a plain model with its weights
+    folded at ``scale``. The architecture and channels must match; the padding may differ.
+    """
+    c, wc = model.config, w.config
+    if (c.f1, c.f2, c.f3, c.n1, c.n2, c.channels) != (wc.f1, wc.f2, wc.f3, wc.n1, wc.n2, wc.channels):
+        raise ConfigError(f"--init-from: weights {w.name or ''} are {wc.f1}-{wc.f2}-{wc.f3} "
+                          f"(n1={wc.n1}, n2={wc.n2}, {wc.channels} channel(s)); this run trains "
+                          f"{c.f1}-{c.f2}-{c.f3} (n1={c.n1}, n2={c.n2}, {c.channels} channel(s))")
+    with torch.no_grad():
+        if isinstance(model, SRCNN):
+            sd = w.plain_state(scale if w.scale_poly is not None else None)
+            model.load_state_dict({k: v.clone() for k, v in sd.items()})
+        elif w.scale_poly is None:
+            model.net.load_state_dict({k: v.clone() for k, v in w.plain_state().items()})
+        elif w.scale_poly == model.poly:
+            model.load_poly_tensors(w.state_dict)
+        else:
+            raise ConfigError(f"--init-from: weights {w.name or ''} are a different scale polynomial "
+                              f"({w.scale_poly}) than this run's ({model.poly})")
 
 
 Params = list[torch.nn.Parameter]
@@ -401,6 +430,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         raise ConfigError(f"batch size {cfg.batch} must be divisible by the {world} processes")
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
+    init_w = load_weights(cfg.init_from) if cfg.init_from is not None and not resume else None  # before any file
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -408,7 +438,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     model: SRCNN | ScaleConditionedSRCNN = (SRCNN(cfg.model_config) if poly is None
                                             else ScaleConditionedSRCNN(cfg.model_config, poly))
     net = model if isinstance(model, SRCNN) else model.net  # W_0: the coefficients start at zero
-    if cfg.init_scheme == "paper":
+    if init_w is not None:
+        init_from_weights(model, init_w, cfg.scales[0])
+    elif cfg.init_scheme == "paper":
         init_paper(net)
     elif cfg.init_scheme == "identity":
         init_identity(net)
