@@ -1,17 +1,18 @@
 #!/bin/bash
 # Train the model zoo side by side on one GPU: 9-1-5 x2/x3/x4 (T91 + downscaled copies), 9-5-5
 # x2/x3/x4 (T91 + BSDS200 + General100) and a scale-conditioned multi-scale 9-5-5 (x1.5 ... x4,
-# weights quadratic in the scale). A run whose folder already holds a checkpoint is resumed (with
+# weights quadratic in the scale), fine-tuned from a trained x3 9-5-5 (MSINIT, default the shipped
+# srcnn-955-x3: every scale starts as that network). A run whose folder already holds a checkpoint is resumed (with
 # the budget given: the wall-clock cosine then re-warms the learning rate and anneals again).
 #
 #   DATA=../shared/data RUNS=runs/zoo MIN915=11 MIN955=30 bash tools/train_zoo.sh
 #   DATA=... RUNS=... ONLY="955-x3 955-ms" MIN955=60 bash tools/train_zoo.sh   # some runs only
 #
-# The shipped srcnn-915-x* were made with MIN915=6.8, then 11 (resumed) on one H200. Each run logs
+# The registry (src/srcnn/pretrained.py) records the budgets of each shipped model. Each run logs
 # to RUNS/NAME.log; the pairs are rebuilt per run (set XDG_CACHE_HOME to share a cache).
 # Env: DEVICE (cuda), PY (python3), ONLY (run names, default all), MIN915 / MIN955 (minutes of
-# each run's total budget, across resumes), MSOPTS (extra options of the multi-scale run; default
-# --coef-lr 1, as srcnn-955-ms was trained).
+# each run's total budget, across resumes), MSINIT (weights the multi-scale run starts from),
+# MSOPTS (extra options of the multi-scale run, e.g. --balance-scales).
 set -u
 DATA=${DATA:?set DATA to the data root}; RUNS=${RUNS:-runs/zoo}
 MIN915=${MIN915:-10}; MIN955=${MIN955:-10}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
@@ -35,7 +36,7 @@ for k in 2 3 4; do
   job "955-x$k" "$MIN955" --arch 9-5-5 --scale $k $ALL
 done
 job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 \
-  --scale-poly 2 ${MSOPTS:---coef-lr 1} $ALL
+  --scale-poly 2 --init-from "${MSINIT:-srcnn-955-x3}" ${MSOPTS:-} $ALL
 status=0
 for p in $pids; do wait "$p" || status=1; done
 for f in "$RUNS"/*/metrics.csv; do echo "$f: $(tail -1 "$f")"; done

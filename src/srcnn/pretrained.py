@@ -37,11 +37,12 @@ _RECIPE_915 = ("srcnn train --arch 9-1-5 --scale {k} --recipe fast --size 64 --b
                "--max-minutes {total} (T91 only, with downscaled copies; on one H200 shared by 6-7 runs)")
 _RECIPE_955 = ("tools/train_zoo.sh run 955-x{k}: srcnn train --arch 9-5-5 --scale {k} --recipe fast --size 64 "
                "--batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7, "
-               "then --resume --max-minutes 11.3 (Adam lr 3e-4, 500-step warm-up; one H200 shared by 6 runs)")
-_RECIPE_MS = ("tools/train_zoo.sh run 955-ms: srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 "
-              "--scale 2.5 --scale 3.5 --scale 4 --scale-poly 2 --coef-lr 1 --recipe fast --size 64 --batch-size 128 "
-              "--train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7, then --resume "
-              "--max-minutes 11.3 (one H200 shared by 6 runs)")
+               "then --resume --max-minutes 11.3, then 18.3 (Adam lr 3e-4, 500-step warm-up; one H200 shared by 6 runs)")
+_RECIPE_MS = ("srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 "
+              "--scale 2.5 --scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, "
+              "sha256 176cc372...) --recipe fast --size 64 --batch-size 128 --train-set T91 --train-set BSDS200 "
+              "--train-set General100 --max-minutes 7 (one H200 shared by 6 runs), then --resume --balance-scales "
+              "--max-minutes 9.6 (alone)")
 
 
 def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tuple[float, float]) -> dict[str, Any]:
@@ -57,32 +58,32 @@ def _ours(arch: str, k: int, sha256: str, meta: dict[str, Any], recipe: str) -> 
 
 
 REGISTRY: tuple[ModelInfo, ...] = (
-    _ours("9-5-5", 2, "b6a4a9f0131cf800a45f75e5cac1a564e33b70145c3775e03e1e20aa216cee61",
-          _results(set5=(36.79, 0.9551), set14=(32.49, 0.9078), bsd100=(31.43, 0.8895)), _RECIPE_955.format(k=2)),
+    _ours("9-5-5", 2, "dc32cf540a402b9a7660bf9a4f795c6a04c1d535b24b5002743a1f01f8d1252e",
+          _results(set5=(36.81, 0.9552), set14=(32.51, 0.9079), bsd100=(31.44, 0.8898)), _RECIPE_955.format(k=2)),
     _ours("9-1-5", 2, "197bc1c461a355d1be5059ac73c4174d915f4fc31c4e7b4664016492f1f4c1e0",
           _results(set5=(36.60, 0.9536), set14=(32.33, 0.9055), bsd100=(31.25, 0.8864)),
           _RECIPE_915.format(k=2, total=11)),
-    _ours("9-5-5", 3, "176cc3721d6990dbdc87a7bc13fcdc821342d894427d32492fd7a0513144bebe",
-          _results(set5=(32.76, 0.9101), set14=(29.26, 0.8213), bsd100=(28.42, 0.7871)), _RECIPE_955.format(k=3)),
-    _ours("9-1-5", 3, "f3b155a6d4375003f71a7de1b94527e7bd1968b4ed3efd45406e96998247cb02",
-          _results(set5=(32.62, 0.9076), set14=(29.13, 0.8177), bsd100=(28.30, 0.7827)),
-          _RECIPE_915.format(k=3, total="11, then 22.3")),
-    _ours("9-5-5", 4, "70bcce22a302c06b3eb102b2889e4a9f85f265c9d29d80910eb9214eff1c485c",
-          _results(set5=(30.45, 0.8629), set14=(27.45, 0.7516), bsd100=(26.90, 0.7119)), _RECIPE_955.format(k=4)),
-    _ours("9-1-5", 4, "9c048c6241fae0299a4345350d14bc65078f5034a801cc06e507b0f42a361135",
-          _results(set5=(30.26, 0.8575), set14=(27.31, 0.7465), bsd100=(26.79, 0.7063)),
-          _RECIPE_915.format(k=4, total="11, then 22.3")),
+    _ours("9-5-5", 3, "faefde6bf69b7dd333e448151a02f65d0d34776b88ef503539df9fbc9b293dd2",
+          _results(set5=(32.78, 0.9105), set14=(29.28, 0.8216), bsd100=(28.43, 0.7875)), _RECIPE_955.format(k=3)),
+    _ours("9-1-5", 3, "a4b34730cb5e1876f41aa15e8b7137a5ac2d86d44632719f12e55c0598d82aa0",
+          _results(set5=(32.63, 0.9078), set14=(29.13, 0.8179), bsd100=(28.30, 0.7830)),
+          _RECIPE_915.format(k=3, total="11, then 22.3, then 29.3")),
+    _ours("9-5-5", 4, "64601774607be62f158750f998de7a7bc209776d5c0d5396222779fe5ab7272f",
+          _results(set5=(30.46, 0.8635), set14=(27.46, 0.7520), bsd100=(26.91, 0.7123)), _RECIPE_955.format(k=4)),
+    _ours("9-1-5", 4, "6e82da95b81e37b5681277e6f9ceab7a940d6f5ab5876abe56a0e413ce4dda7d",
+          _results(set5=(30.27, 0.8577), set14=(27.32, 0.7467), bsd100=(26.79, 0.7065)),
+          _RECIPE_915.format(k=4, total="11, then 22.3, then 29.3")),
     # One network for every scale from 1.5 to 4 (weights quadratic in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
-              sha256="1f75698d98a91f8c7afb716607ab4d476b7ebdc3af4c2b8b312d46d77703f029", arch="9-5-5",
+              sha256="421d29e5f860fa764ab896457d8811d7f542f10df854dc6e50216b5cbb019cef", arch="9-5-5",
               scales=(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), channels_mode="y", recipe=_RECIPE_MS,
               meta={"per_scale": {
-                  "1.5": _results(set5=(39.47, 0.9734), set14=(35.17, 0.9493), bsd100=(34.18, 0.9432)),
-                  "2": _results(set5=(36.18, 0.9510), set14=(32.07, 0.9024), bsd100=(31.07, 0.8834)),
-                  "2.5": _results(set5=(34.02, 0.9282), set14=(30.31, 0.8573), bsd100=(29.37, 0.8292)),
-                  "3": _results(set5=(32.45, 0.9050), set14=(29.06, 0.8167), bsd100=(28.27, 0.7825)),
-                  "3.5": _results(set5=(31.33, 0.8826), set14=(28.11, 0.7796), bsd100=(27.45, 0.7431)),
-                  "4": _results(set5=(30.29, 0.8583), set14=(27.35, 0.7474), bsd100=(26.84, 0.7089)),
+                  "1.5": _results(set5=(39.76, 0.9744), set14=(35.50, 0.9510), bsd100=(34.44, 0.9452)),
+                  "2": _results(set5=(36.44, 0.9528), set14=(32.24, 0.9048), bsd100=(31.23, 0.8862)),
+                  "2.5": _results(set5=(34.34, 0.9317), set14=(30.52, 0.8611), bsd100=(29.54, 0.8331)),
+                  "3": _results(set5=(32.76, 0.9104), set14=(29.27, 0.8215), bsd100=(28.42, 0.7872)),
+                  "3.5": _results(set5=(31.56, 0.8879), set14=(28.27, 0.7845), bsd100=(27.56, 0.7474)),
+                  "4": _results(set5=(30.44, 0.8634), set14=(27.47, 0.7526), bsd100=(26.92, 0.7127)),
               }}),
 )
 
