@@ -279,3 +279,46 @@ def test_init_from_starts_every_scale_as_the_source_network(tiny_root: Path, tmp
     assert main([*base, "--init-from", "nope.safetensors", "--out", str(tmp_path / "bad")]) == 1
     assert "not found: nope.safetensors" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_poly_through_anchors_is_exact_at_the_anchors() -> None:
+    from srcnn.model import poly_through
+
+    torch.manual_seed(3)
+    anchors = {s: SRCNN(config_for("9-1-5")).state_dict() for s in (1.5, 2.0, 3.0, 4.0)}
+    poly, tensors = poly_through(anchors, 1.5, 4.0)
+    assert poly == ScalePoly(1.5, 4.0, 3)
+    for s, sd in anchors.items():
+        folded = fold_poly(tensors, poly, s)
+        for k in sd:
+            assert torch.allclose(folded[k], sd[k], atol=1e-6), (s, k)
+    # two anchors: the straight line between them (the midpoint is the mean)
+    poly2, t2 = poly_through({2.0: anchors[2.0], 4.0: anchors[4.0]}, 2.0, 4.0)
+    mid = fold_poly(t2, poly2, 3.0)["conv2.weight"]
+    assert torch.allclose(mid, (anchors[2.0]["conv2.weight"] + anchors[4.0]["conv2.weight"]) / 2, atol=1e-6)
+    with pytest.raises(ConfigError, match="at least 2"):
+        poly_through({3.0: anchors[3.0]}, 1.5, 4.0)
+    with pytest.raises(ConfigError, match="within"):
+        poly_through({2.0: anchors[2.0], 5.0: anchors[4.0]}, 1.5, 4.0)
+
+
+def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ms_from_anchors",
+                                                  Path(__file__).parents[1] / "tools" / "ms_from_anchors.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "ms.safetensors"
+    assert tool.main(["3=srcnn-915-x3", "4=srcnn-915-x4", "--out", str(out), "--range", "2", "4"]) == 0
+    w = load_weights(out)
+    assert w.scale_poly == ScalePoly(2.0, 4.0, 1) and w.supports_scale(2.5) and not w.supports_scale(5)
+    x4 = load_weights("srcnn-915-x4")
+    assert torch.allclose(w.plain_state(4.0)["conv1.weight"], x4.state_dict["conv1.weight"], atol=1e-6)
+    assert tool.main(["3=srcnn-915-x3", "4=srcnn-955-x4", "--out", str(tmp_path / "bad.safetensors")]) == 1
+    assert "9-5-5" in capsys.readouterr().err
+    assert tool.main(["3=srcnn-915-x3", "2=srcnn-955-ms", "--out", str(tmp_path / "bad.safetensors")]) == 1
+    assert "anchors must be plain" in capsys.readouterr().err
+    assert tool.main(["3=srcnn-915-x3", "4=srcnn-915-x4", "--out", str(out)]) == 1  # never overwritten
+    assert not (tmp_path / "bad.safetensors").exists()

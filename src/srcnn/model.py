@@ -226,6 +226,33 @@ def fold_poly(tensors: dict[str, torch.Tensor] | Any, poly: ScalePoly, scale: fl
     return out
 
 
+def poly_through(anchors: Mapping[float, Mapping[str, torch.Tensor]], lo: float, hi: float
+                 ) -> tuple[ScalePoly, dict[str, torch.Tensor]]:
+    """The scale polynomial over ``[lo, hi]`` that passes exactly through plain networks at
+    ``n >= 2`` anchor scales (degree ``n - 1``, Lagrange interpolation per weight).
+
+    Between the anchors the weights are interpolated, which makes sense for networks that share an
+    ancestor (e.g. fine-tuned to each scale from one model), not for independently trained ones.
+    """
+    scales = sorted(float(s) for s in anchors)
+    if len(scales) < 2:
+        raise ConfigError("interpolating a scale polynomial needs at least 2 anchor scales")
+    poly = ScalePoly(lo, hi, len(scales) - 1)
+    if not all(poly.covers(s) for s in scales):
+        raise ConfigError(f"anchor scales {scales} must lie within {lo:g}..{hi:g}")
+    t = torch.tensor([poly.code(s) for s in scales], dtype=torch.float64)
+    inv = torch.linalg.inv(torch.stack([t ** j for j in range(poly.degree + 1)], 1))  # Vandermonde
+    by_scale = {float(s): v for s, v in anchors.items()}
+    out: dict[str, torch.Tensor] = {}
+    for k in WEIGHT_KEYS:
+        stack = torch.stack([by_scale[s][k].detach().cpu().double() for s in scales])
+        coefs = torch.tensordot(inv, stack, dims=1)
+        out[k] = coefs[0].float()
+        for j in range(1, poly.degree + 1):
+            out[poly_key(k, j)] = coefs[j].float()
+    return poly, out
+
+
 def _attr(coef_key: str) -> str:
     """A coefficient's name inside ``nn.ParameterDict`` (which refuses dots)."""
     return coef_key.replace(".", "_")

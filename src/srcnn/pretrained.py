@@ -37,7 +37,8 @@ _RECIPE_915 = ("srcnn train --arch 9-1-5 --scale {k} --recipe fast --size 64 --b
                "--max-minutes {total} (T91 only, with downscaled copies; on one H200 shared by 6-7 runs)")
 _RECIPE_955 = ("tools/train_zoo.sh run 955-x{k}: srcnn train --arch 9-5-5 --scale {k} --recipe fast --size 64 "
                "--batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7, "
-               "then --resume --max-minutes 11.3, then 18.3 (Adam lr 3e-4, 500-step warm-up; one H200 shared by 6 runs)")
+               "then --resume --max-minutes 11.3, then 18.3 (Adam lr 3e-4, 500-step warm-up; "
+               "one H200 shared by 6 runs)")
 _RECIPE_MS = ("srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 "
               "--scale 2.5 --scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, "
               "sha256 176cc372...) --recipe fast --size 64 --batch-size 128 --train-set T91 --train-set BSDS200 "

@@ -1,0 +1,60 @@
+"""Build a scale-conditioned (multi-scale) weights file that passes exactly through plain networks
+trained for a few anchor scales: the polynomial of degree ``n - 1`` through ``n`` anchors, per weight.
+
+    python tools/ms_from_anchors.py 1.5=runs/x1.5/last.safetensors 2=runs/x2/last.safetensors \\
+        3=srcnn-915-x3 4=runs/x4/last.safetensors --out runs/ms-anchors.safetensors
+
+At the anchor scales the result is the anchor network (up to float rounding); between them the
+weights are interpolated, which works for networks fine-tuned from one ancestor (``srcnn train
+--init-from``), not for independently trained ones (their channels do not correspond). The result
+can be fine-tuned further with ``srcnn train --scale-poly DEGREE --init-from`` it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from srcnn.errors import SRCNNError
+from srcnn.model import poly_through
+from srcnn.weights import Weights, load_weights, save_weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("anchors", nargs="+", metavar="SCALE=WEIGHTS", help="a plain network per anchor scale")
+    ap.add_argument("--out", required=True, help="the .safetensors file to write (never overwritten)")
+    ap.add_argument("--range", nargs=2, type=float, default=None, metavar=("LO", "HI"),
+                    help="scale range of the polynomial (default: the anchors' smallest and largest)")
+    ap.add_argument("--name", default="", help="model name stored in the file")
+    args = ap.parse_args(argv)
+    try:
+        anchors: dict[float, Weights] = {}
+        for a in args.anchors:
+            s, sep, spec = a.partition("=")
+            if not sep:
+                raise SRCNNError(f"anchor {a!r}: expected SCALE=WEIGHTS")
+            w = load_weights(spec)
+            if w.scale_poly is not None:
+                raise SRCNNError(f"anchor {spec}: a scale-conditioned model; anchors must be plain networks")
+            anchors[float(s)] = w
+        first = next(iter(anchors.values()))
+        for spec, w in anchors.items():
+            if w.config.with_padding("valid") != first.config.with_padding("valid"):
+                raise SRCNNError(f"anchor x{spec:g} is {w.config.name}, the first is {first.config.name}")
+        lo, hi = args.range or (min(anchors), max(anchors))
+        poly, tensors = poly_through({s: w.plain_state() for s, w in anchors.items()}, lo, hi)
+        desc = ", ".join(f"x{s:g}: {w.name or '?'}" for s, w in sorted(anchors.items()))
+        out = Weights(first.config, tensors, scales=tuple(sorted(anchors)), channels_mode=first.channels_mode,
+                      provenance=f"tools/ms_from_anchors.py: degree-{poly.degree} polynomial through {desc}",
+                      name=args.name, scale_poly=poly)
+        save_weights(out, args.out)
+    except (SRCNNError, OSError, ValueError) as e:
+        print(f"ms_from_anchors: error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: degree {poly.degree} over x{lo:g}..x{hi:g} through {desc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
