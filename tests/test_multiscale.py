@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -302,7 +303,7 @@ def test_poly_through_anchors_is_exact_at_the_anchors() -> None:
         poly_through({2.0: anchors[2.0], 5.0: anchors[4.0]}, 1.5, 4.0)
 
 
-def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _ms_from_anchors_tool() -> Any:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("ms_from_anchors",
@@ -310,6 +311,11 @@ def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
+    return tool
+
+
+def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tool = _ms_from_anchors_tool()
     out = tmp_path / "ms.safetensors"
     assert tool.main(["3=srcnn-915-x3", "4=srcnn-915-x4", "--out", str(out), "--range", "2", "4"]) == 0
     w = load_weights(out)
@@ -322,3 +328,80 @@ def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "anchors must be plain" in capsys.readouterr().err
     assert tool.main(["3=srcnn-915-x3", "4=srcnn-915-x4", "--out", str(out)]) == 1  # never overwritten
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_piecewise_linear_basis_and_model() -> None:
+    lin = ScalePoly.linear([1.5, 2, 3, 4])
+    assert (lin.lo, lin.hi, lin.degree, lin.knots) == (1.5, 4.0, 3, (1.5, 2.0, 3.0, 4.0))
+    assert lin.basis(1.5) == [1.0, 0.0, 0.0, 0.0] and lin.basis(3.0) == [0.0, 0.0, 1.0, 0.0]
+    assert lin.basis(4.0) == [0.0, 0.0, 0.0, 1.0]
+    assert lin.basis(2.5) == [0.0, 0.5, 0.5, 0.0] and lin.basis(3.75) == [0.0, 0.0, 0.25, 0.75]
+    assert ScalePoly.from_dict(json.loads(json.dumps(lin.to_dict()))) == lin
+    assert "knots" not in POLY.to_dict()  # polynomial files keep their metadata (and sha256)
+    with pytest.raises(ConfigError, match="at least 2 knots"):
+        ScalePoly.linear([3])
+    with pytest.raises(ConfigError, match="increasing"):
+        ScalePoly.linear([2, 4, 3])
+
+    torch.manual_seed(0)
+    m = ScaleConditionedSRCNN(config_for("9-1-5"), lin)
+    for s in (1.5, 2.2, 4.0):  # every knot starts as net
+        assert torch.allclose(m.weights_at(s)["conv1.weight"], m.net.conv1.weight, atol=1e-7)
+    with torch.no_grad():
+        for p in m.coef.values():
+            p.normal_(0, 0.02)
+    w = m.weights_at(2.5)
+    for k in ("conv1.weight", "conv3.bias"):
+        a, b = m.coef[poly_key(k, 1).replace(".", "_")], m.coef[poly_key(k, 2).replace(".", "_")]
+        assert torch.allclose(w[k], (a + b) / 2)
+    x = torch.rand(1, 1, 24, 24)
+    m(x, 2.5).sum().backward()
+    grads = {k: p.grad is not None and float(p.grad.abs().sum()) > 0 for k, p in m.coef.items()}
+    assert all(grads[poly_key(k, j).replace(".", "_")] for k in ("conv1.weight",) for j in (1, 2))
+    assert not grads[poly_key("conv1.weight", 3).replace(".", "_")]  # x4's knot: not in [2, 3]
+    assert m.net.conv1.weight.grad is None or float(m.net.conv1.weight.grad.abs().sum()) == 0  # x1.5's knot
+
+
+def test_knots_config_init_and_files(tiny_root: Path, tmp_path: Path) -> None:
+    from srcnn.train import init_from_weights
+
+    with pytest.raises(ConfigError, match="not both"):
+        TrainConfig(scales=(2.0, 3.0, 4.0), scale_poly=2, scale_knots=(2.0, 4.0))
+    with pytest.raises(ConfigError, match="span"):
+        TrainConfig(scales=(2.0, 3.0, 4.0), scale_knots=(2.0, 3.0))
+    cfg = TrainConfig(scales=(2.0, 3.0, 4.0), scale_knots=(2.0, 3.0, 4.0))
+    assert cfg.conditioned and cfg.coef_lr_factor == 1.0 and cfg.poly == ScalePoly.linear([2, 3, 4])
+
+    # from a polynomial source: each knot is the source folded at that knot
+    src = _random_poly_model()
+    w = Weights(src.config, {k: v.detach() for k, v in src.poly_tensors().items()}, scales=(1.5, 4.0),
+                scale_poly=POLY)
+    m = ScaleConditionedSRCNN(config_for("9-1-5"), ScalePoly.linear([2, 3, 4]))
+    init_from_weights(m, w, 2.0)
+    for s in (2.0, 3.0, 4.0):
+        assert torch.allclose(m.weights_at(s)["conv2.weight"], src.weights_at(s)["conv2.weight"], atol=1e-6)
+    with pytest.raises(ConfigError, match="not every knot"):
+        init_from_weights(ScaleConditionedSRCNN(config_for("9-1-5"), ScalePoly.linear([1, 4])), w, 2.0)
+
+    # a short CLI run from a plain network writes a knots file that round-trips
+    out = tmp_path / "k"
+    assert main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+                 "--max-steps", "4", "--eval-every", "4", "--batch-size", "4", "-s", "2", "-s", "3", "-s", "4",
+                 "--scale-knots", "2,3,4", "--init-from", "srcnn-915-x3", "--out", str(out)]) == 0
+    lw = load_weights(out / "last.safetensors")
+    assert lw.scale_poly == ScalePoly.linear([2, 3, 4]) and "scale-knots=2,3,4" in lw.provenance
+    x3 = load_weights("srcnn-915-x3").state_dict["conv1.weight"]
+    for s in (2.0, 3.0, 4.0):  # four small steps away from the source
+        assert float((lw.plain_state(s)["conv1.weight"] - x3).abs().max()) < 0.01
+    assert lw.build(scale=3.5).conv1.weight.shape == x3.shape
+
+
+def test_ms_from_anchors_linear(tmp_path: Path) -> None:
+    tool = _ms_from_anchors_tool()
+    out = tmp_path / "lin.safetensors"
+    assert tool.main(["2=srcnn-915-x2", "3=srcnn-915-x3", "4=srcnn-915-x4", "--linear", "--out", str(out)]) == 0
+    w = load_weights(out)
+    assert w.scale_poly == ScalePoly.linear([2, 3, 4])
+    for k in (2, 3, 4):
+        assert torch.equal(w.plain_state(float(k))["conv2.weight"],
+                           load_weights(f"srcnn-915-x{k}").state_dict["conv2.weight"])

@@ -1,5 +1,6 @@
 """Build a scale-conditioned (multi-scale) weights file that passes exactly through plain networks
-trained for a few anchor scales: the polynomial of degree ``n - 1`` through ``n`` anchors, per weight.
+trained for a few anchor scales: the polynomial of degree ``n - 1`` through ``n`` anchors, per
+weight, or with ``--linear`` the piecewise-linear model with a knot at each anchor.
 
     python tools/ms_from_anchors.py 1.5=runs/x1.5/last.safetensors 2=runs/x2/last.safetensors \\
         3=srcnn-915-x3 4=runs/x4/last.safetensors --out runs/ms-anchors.safetensors
@@ -7,7 +8,9 @@ trained for a few anchor scales: the polynomial of degree ``n - 1`` through ``n`
 At the anchor scales the result is the anchor network (up to float rounding); between them the
 weights are interpolated, which works for networks fine-tuned from one ancestor (``srcnn train
 --init-from``), not for independently trained ones (their channels do not correspond). The result
-can be fine-tuned further with ``srcnn train --scale-poly DEGREE --init-from`` it.
+can be fine-tuned further with ``srcnn train --scale-poly DEGREE --init-from`` it (or
+``--scale-knots``). A polynomial through far-apart anchors can swing between them (9-1-5 through
+x1.5 / 2 / 3 / 4 siblings: x2.5 fell below bicubic); piecewise-linear cannot.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import sys
 
 from srcnn.errors import SRCNNError
-from srcnn.model import poly_through
+from srcnn.model import WEIGHT_KEYS, ScalePoly, poly_key, poly_through
 from srcnn.weights import Weights, load_weights, save_weights
 
 
@@ -27,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--range", nargs=2, type=float, default=None, metavar=("LO", "HI"),
                     help="scale range of the polynomial (default: the anchors' smallest and largest)")
     ap.add_argument("--name", default="", help="model name stored in the file")
+    ap.add_argument("--linear", action="store_true",
+                    help="piecewise linear between the anchors (knots) instead of one polynomial")
     args = ap.parse_args(argv)
     try:
         anchors: dict[float, Weights] = {}
@@ -43,16 +48,24 @@ def main(argv: list[str] | None = None) -> int:
             if w.config.with_padding("valid") != first.config.with_padding("valid"):
                 raise SRCNNError(f"anchor x{spec:g} is {w.config.name}, the first is {first.config.name}")
         lo, hi = args.range or (min(anchors), max(anchors))
-        poly, tensors = poly_through({s: w.plain_state() for s, w in anchors.items()}, lo, hi)
+        if args.linear:
+            if args.range:
+                raise SRCNNError("--linear: the range is the anchors' (the first and last knot); drop --range")
+            poly = ScalePoly.linear(sorted(anchors))
+            tensors = {k: anchors[poly.knots[0]].plain_state()[k] for k in WEIGHT_KEYS}
+            for j, knot in enumerate(poly.knots[1:], start=1):
+                tensors.update({poly_key(k, j): v for k, v in anchors[knot].plain_state().items()})
+        else:
+            poly, tensors = poly_through({s: w.plain_state() for s, w in anchors.items()}, lo, hi)
         desc = ", ".join(f"x{s:g}: {w.name or '?'}" for s, w in sorted(anchors.items()))
         out = Weights(first.config, tensors, scales=tuple(sorted(anchors)), channels_mode=first.channels_mode,
-                      provenance=f"tools/ms_from_anchors.py: degree-{poly.degree} polynomial through {desc}",
+                      provenance=f"tools/ms_from_anchors.py: {poly.describe()} through {desc}",
                       name=args.name, scale_poly=poly)
         save_weights(out, args.out)
     except (SRCNNError, OSError, ValueError) as e:
         print(f"ms_from_anchors: error: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out}: degree {poly.degree} over x{lo:g}..x{hi:g} through {desc}")
+    print(f"wrote {args.out}: {poly.describe()} through {desc}")
     return 0
 
 

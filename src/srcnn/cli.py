@@ -64,6 +64,11 @@ def _float(s: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
 
 
+def _floats(s: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers (``1.5,2,3,4``)."""
+    return tuple(_float(x.strip()) for x in s.split(","))
+
+
 # --------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="srcnn", description="SRCNN single-image super-resolution (Dong et al.).",
@@ -263,13 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "scale factor (one network whose filters follow the scale; serves any scale "
                     "between the smallest and largest -s; inference cost unchanged). 0 = off "
                     "(default): one set of filters for all scales")
+    tr.add_argument("--scale-knots", type=_floats, default=(), metavar="K1,K2,...",
+                    help="multi-scale, instead of --scale-poly: a network per knot scale (e.g. "
+                    "1.5,2,3,4), weights interpolated linearly between knots; at a knot the model is "
+                    "exactly that knot's network. Start it with --init-from (a plain network: every "
+                    "knot starts as it; a multi-scale one: each knot as its network at that scale)")
     tr.add_argument("--balance-scales", action="store_true",
-                    help="with --scale-poly: divide each scale's loss by its bicubic error on the "
+                    help="with --scale-poly or --scale-knots: divide each scale's loss by its bicubic error on the "
                     "training pairs, so that low scales (small errors) weigh as much as high ones")
     tr.add_argument("--coef-lr", type=_float, default=None, metavar="FACTOR",
                     help="with --scale-poly: learning-rate factor for all its parameters (default "
                     "1/(DEGREE+1), so that the folded weights move no faster than a plain model's; "
-                    "1 = the base rate for every coefficient)")
+                    "1 = the base rate for every coefficient); with --scale-knots: default 1")
     tr.add_argument("--warmup", type=_non_negative_int, default=None,
                     help="steps of linear learning-rate warm-up (default: 500 for fast 9-3-5 and "
                     "9-5-5, else 0)")
@@ -715,6 +725,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       augment=args.augment, downscales=tuple(args.downscales or ()),
                       train_padding=args.train_padding, init=args.init,
                       init_from=args.init_from, warmup=args.warmup, scale_poly=args.scale_poly,
+                      scale_knots=args.scale_knots,
                       balance_scales=args.balance_scales, coef_lr=args.coef_lr,
                       eval_every=args.eval_every,
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,

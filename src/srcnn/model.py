@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from itertools import pairwise
 from typing import Any, Literal
 
 import torch
@@ -176,23 +177,58 @@ WEIGHT_KEYS: tuple[str, ...] = ("conv1.weight", "conv1.bias", "conv2.weight", "c
 class ScalePoly:
     """How a scale-conditioned model's weights depend on the scale factor ``s``.
 
-    Every tensor is a polynomial in ``t = (2 s - lo - hi) / (hi - lo)`` (``t`` runs from -1 at
-    ``lo`` to 1 at ``hi``): ``W(s) = W_0 + t W_1 + ... + t^degree W_degree``. At any one scale the
-    model is a plain SRCNN, so inference folds the polynomial once and runs the ordinary network.
+    Polynomial (``knots`` empty): every tensor is a polynomial in ``t = (2 s - lo - hi) / (hi -
+    lo)`` (``t`` runs from -1 at ``lo`` to 1 at ``hi``): ``W(s) = W_0 + t W_1 + ... + t^degree
+    W_degree``.
+
+    Piecewise linear (``knots`` ``k_0 < ... < k_n``, ``lo = k_0``, ``hi = k_n``, ``degree = n``):
+    ``W_j`` is the network at scale ``k_j`` and ``W(s)`` interpolates linearly between the two
+    knots around ``s``. At a knot the model is exactly that knot's network; between knots the
+    interpolation suits networks fine-tuned from one ancestor (their channels correspond).
+
+    Either way ``W(s) = sum_j b_j(s) W_j`` (:meth:`basis`), and at any one scale the model is a
+    plain SRCNN, so inference folds the weights once and runs the ordinary network.
     """
 
     lo: float
     hi: float
     degree: int = 2
+    knots: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if not (0 < self.lo < self.hi):
             raise ConfigError(f"scale range must satisfy 0 < lo < hi, got {self.lo}..{self.hi}")
         if not isinstance(self.degree, int) or self.degree < 1:
             raise ConfigError(f"polynomial degree must be a positive integer, got {self.degree!r}")
+        if self.knots:
+            k = self.knots
+            if len(k) != self.degree + 1 or any(b <= a for a, b in pairwise(k)) \
+                    or k[0] != self.lo or k[-1] != self.hi:
+                raise ConfigError(f"knots must be increasing, from lo to hi, degree + 1 of them; got {k} "
+                                  f"for {self.lo:g}..{self.hi:g}, degree {self.degree}")
+
+    @classmethod
+    def linear(cls, knots: tuple[float, ...] | list[float]) -> ScalePoly:
+        """The piecewise-linear basis over ``knots`` (at least 2, increasing)."""
+        k = tuple(float(x) for x in knots)
+        if len(k) < 2:
+            raise ConfigError(f"piecewise-linear scale conditioning needs at least 2 knots, got {list(k)}")
+        return cls(k[0], k[-1], len(k) - 1, k)
 
     def code(self, scale: float) -> float:
         return (2.0 * scale - self.lo - self.hi) / (self.hi - self.lo)
+
+    def basis(self, scale: float) -> list[float]:
+        """``b_0(scale) ... b_degree(scale)``: ``W(scale) = sum_j b_j W_j``."""
+        if not self.knots:
+            t = self.code(scale)
+            return [t ** j for j in range(self.degree + 1)]
+        k = self.knots
+        i = max(0, min(len(k) - 2, sum(1 for x in k[1:-1] if x <= scale)))
+        u = (scale - k[i]) / (k[i + 1] - k[i])
+        out = [0.0] * len(k)
+        out[i], out[i + 1] = 1.0 - u, u
+        return out
 
     def covers(self, scale: float, tol: float = 1e-6) -> bool:
         return self.lo - tol <= scale <= self.hi + tol
@@ -201,12 +237,22 @@ class ScalePoly:
         """``(weight key, coefficient key)`` for every coefficient ``W_1 .. W_degree`` of every tensor."""
         return [(k, poly_key(k, j)) for k in WEIGHT_KEYS for j in range(1, self.degree + 1)]
 
+    def describe(self) -> str:
+        if self.knots:
+            return "piecewise linear over knots " + ", ".join(f"x{k:g}" for k in self.knots)
+        return f"degree-{self.degree} polynomial over x{self.lo:g}..x{self.hi:g}"
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.knots:
+            d["knots"] = list(self.knots)
+        else:
+            del d["knots"]  # polynomial files keep their original metadata
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ScalePoly:
-        return cls(float(d["lo"]), float(d["hi"]), int(d["degree"]))
+        return cls(float(d["lo"]), float(d["hi"]), int(d["degree"]), tuple(float(k) for k in d.get("knots", ())))
 
 
 def poly_key(key: str, j: int) -> str:
@@ -215,14 +261,15 @@ def poly_key(key: str, j: int) -> str:
 
 
 def fold_poly(tensors: dict[str, torch.Tensor] | Any, poly: ScalePoly, scale: float) -> dict[str, torch.Tensor]:
-    """The plain SRCNN state dict of a scale-conditioned one at ``scale`` (Horner's rule)."""
-    t = poly.code(scale)
+    """The plain SRCNN state dict of a scale-conditioned one at ``scale``: ``sum_j b_j W_j``."""
+    b = poly.basis(scale)
     out: dict[str, torch.Tensor] = {}
     for k in WEIGHT_KEYS:
-        acc = tensors[poly_key(k, poly.degree)]
-        for j in range(poly.degree - 1, 0, -1):
-            acc = tensors[poly_key(k, j)] + t * acc
-        out[k] = tensors[k] + t * acc
+        acc = tensors[k] * b[0] if b[0] != 1.0 else tensors[k]
+        for j in range(1, poly.degree + 1):
+            if b[j] != 0.0:
+                acc = acc + b[j] * tensors[poly_key(k, j)]
+        out[k] = acc
     return out
 
 
@@ -264,8 +311,9 @@ class ScaleConditionedSRCNN(nn.Module):
     A plain network trained on mixed scales must use one set of filters for inputs that bicubic
     blurred very differently (x1.5 is nearly sharp, x4 very soft). Here the filters follow the
     scale, for ``(degree + 1)`` times the parameters at training time and none extra at inference.
-    ``net`` holds ``W_0``; the higher coefficients start at zero, so training starts from the
-    plain multi-scale network. ``forward(x, scale)`` runs ``net`` with the folded weights.
+    ``net`` holds ``W_0``; :meth:`start_from_net` makes every scale start as ``net`` (higher
+    polynomial coefficients zero, or every knot a copy of ``W_0``). ``forward(x, scale)`` runs
+    ``net`` with the folded weights.
     """
 
     def __init__(self, config: SRCNNConfig, poly: ScalePoly) -> None:
@@ -275,6 +323,18 @@ class ScaleConditionedSRCNN(nn.Module):
         params = dict(self.net.named_parameters())
         self.coef = nn.ParameterDict({_attr(ck): nn.Parameter(torch.zeros_like(params[k]))
                                       for k, ck in poly.coef_keys()})
+        self.start_from_net()
+
+    @torch.no_grad()
+    def start_from_net(self) -> None:
+        """Set the coefficients so that the model is ``net`` at every scale (call after changing
+        ``net``'s weights, e.g. after an initialisation)."""
+        params = dict(self.net.named_parameters())
+        for k, ck in self.poly.coef_keys():
+            if self.poly.knots:
+                self.coef[_attr(ck)].copy_(params[k])
+            else:
+                self.coef[_attr(ck)].zero_()
 
     def layer_parameters(self, layer: str) -> list[nn.Parameter]:
         """All parameters of one convolution (``conv1``...), every coefficient included."""

@@ -16,10 +16,11 @@ Choices and measurements: see ``TrainConfig`` defaults and the README. The cosin
 (progress = elapsed / budget, the elapsed time being checkpointed), so a run of a fixed duration
 always ends with a decayed learning rate whatever the machine's speed.
 
-Scale-conditioned multi-scale runs (``scale_poly``, see :class:`~srcnn.model.ScaleConditionedSRCNN`):
-each step draws one scale and cuts its crops from that scale's pairs; every parameter learns at
-``1 / (degree + 1)`` of the base rate (``coef_lr``), and ``balance_scales`` optionally divides each
-scale's loss by its bicubic error on the training pairs.
+Scale-conditioned multi-scale runs (``scale_poly`` or ``scale_knots``, see
+:class:`~srcnn.model.ScaleConditionedSRCNN`): each step draws one scale and cuts its crops from that
+scale's pairs; every parameter of a polynomial model learns at ``1 / (degree + 1)`` of the base rate
+(``coef_lr``; piecewise linear: the full rate), and ``balance_scales`` optionally divides each
+scale's loss by its bicubic error on the training pairs. ``init_from`` starts from trained weights.
 
 Files in the run folder (written by rank 0 only, each atomically): ``checkpoint.pt`` (model,
 optimiser, step, RNG state, elapsed time, config: plain tensors and builtins, loadable with
@@ -53,7 +54,7 @@ from .datasets import list_images, resolve_set
 from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
-from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for
+from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, fold_poly, poly_key
 from .weights import Weights, load_weights, save_weights
 
 RECIPES = ("paper", "fast")
@@ -86,6 +87,7 @@ class TrainConfig:
     init_from: str | None = None
     warmup: int | None = None
     scale_poly: int = 0
+    scale_knots: tuple[float, ...] = ()
     balance_scales: bool = False
     coef_lr: float | None = None
     eval_every: int = 500
@@ -118,8 +120,16 @@ class TrainConfig:
             raise ConfigError(f"scale-poly must be 0 (off) or a degree >= 1, got {self.scale_poly}")
         if self.coef_lr is not None and not (0 < self.coef_lr <= 10):
             raise ConfigError(f"coef-lr must be in (0, 10], got {self.coef_lr}")
-        if self.balance_scales and not self.scale_poly:
-            raise ConfigError("balance-scales weighs the scales of a scale-conditioned run: add --scale-poly")
+        if self.scale_poly and self.scale_knots:
+            raise ConfigError("give --scale-poly or --scale-knots, not both")
+        if self.scale_knots:
+            ScalePoly.linear(self.scale_knots)  # validates the knots
+            if min(self.scales) < self.scale_knots[0] or max(self.scales) > self.scale_knots[-1]:
+                raise ConfigError(f"the knots {list(self.scale_knots)} must span the training scales "
+                                  f"{sorted(set(self.scales))}")
+        if self.balance_scales and not self.conditioned:
+            raise ConfigError("balance-scales weighs the scales of a scale-conditioned run: add --scale-poly "
+                              "or --scale-knots")
         if self.scale_poly and len(set(self.scales)) <= self.scale_poly:
             raise ConfigError(f"a degree-{self.scale_poly} scale polynomial needs at least "
                               f"{self.scale_poly + 1} different training scales, got {len(set(self.scales))}")
@@ -178,12 +188,23 @@ class TrainConfig:
         # by up to (1 + |t| + t^2) lr: 3x at the ends of the range for degree 2, as unstable as a
         # 3x learning rate (a 9-1-5 at 1e-3 fell below bicubic early on). 1 / (degree + 1) bounds
         # the move by the plain model's.
-        if not self.scale_poly:
+        # Piecewise linear: the two weights of W(s) = (1 - u) W_i + u W_(i+1) sum to 1, so the folded
+        # weights move no faster than a plain model's: the full rate by default.
+        if not self.conditioned:
             return 1.0
-        return self.coef_lr if self.coef_lr is not None else 1.0 / (self.scale_poly + 1)
+        if self.coef_lr is not None:
+            return self.coef_lr
+        return 1.0 if self.scale_knots else 1.0 / (self.scale_poly + 1)
+
+    @property
+    def conditioned(self) -> bool:
+        """A scale-conditioned run (``--scale-poly`` or ``--scale-knots``)."""
+        return bool(self.scale_poly or self.scale_knots)
 
     @property
     def poly(self) -> ScalePoly | None:
+        if self.scale_knots:
+            return ScalePoly.linear(self.scale_knots)
         return ScalePoly(min(self.scales), max(self.scales), self.scale_poly) if self.scale_poly else None
 
     @property
@@ -234,7 +255,9 @@ def init_from_weights(model: SRCNN | ScaleConditionedSRCNN, w: Weights, scale: f
     A plain source fills a plain model, or ``W_0`` of a scale-conditioned one (its higher
     coefficients stay zero: every scale starts as the source network). A scale-conditioned source
     fills a scale-conditioned model with the same polynomial, or a plain model with its weights
-    folded at ``scale``. The architecture and channels must match; the padding may differ.
+    folded at ``scale``. A piecewise-linear model takes each knot's network from the source folded
+    at that knot (any source that serves the knots). The architecture and channels must match; the
+    padding may differ.
     """
     c, wc = model.config, w.config
     if (c.f1, c.f2, c.f3, c.n1, c.n2, c.channels) != (wc.f1, wc.f2, wc.f3, wc.n1, wc.n2, wc.channels):
@@ -247,8 +270,19 @@ def init_from_weights(model: SRCNN | ScaleConditionedSRCNN, w: Weights, scale: f
             model.load_state_dict({k: v.clone() for k, v in sd.items()})
         elif w.scale_poly is None:
             model.net.load_state_dict({k: v.clone() for k, v in w.plain_state().items()})
+            model.start_from_net()
         elif w.scale_poly == model.poly:
             model.load_poly_tensors(w.state_dict)
+        elif model.poly.knots:
+            if not all(w.supports_scale(k) for k in model.poly.knots):
+                raise ConfigError(f"--init-from: weights {w.name or ''} serve x{w.scale_poly.lo:g} to "
+                                  f"x{w.scale_poly.hi:g}, not every knot of {list(model.poly.knots)}")
+            sd = fold_poly(w.state_dict, w.scale_poly, model.poly.knots[0])
+            tensors = dict(sd)
+            for j, k in enumerate(model.poly.knots[1:], start=1):
+                for key, v in fold_poly(w.state_dict, w.scale_poly, k).items():
+                    tensors[poly_key(key, j)] = v
+            model.load_poly_tensors(tensors)
         else:
             raise ConfigError(f"--init-from: weights {w.name or ''} are a different scale polynomial "
                               f"({w.scale_poly}) than this run's ({model.poly})")
@@ -325,7 +359,7 @@ class Batches:
         self.steps_per_epoch = max(1, self.n // cfg.batch)
         # scale-conditioned training: each step is one scale (one set of folded weights), drawn
         # uniformly; its crops come from that scale's pairs only
-        self.scales = sorted({p.scale for p in pairs}) if cfg.scale_poly else []
+        self.scales = sorted({p.scale for p in pairs}) if cfg.conditioned else []
         self.by_scale = {s: np.array([i for i, p in enumerate(pairs) if p.scale == s]) for s in self.scales}
         self._scale_pairs = {s: [pairs[i] for i in idx] for s, idx in self.by_scale.items()}  # built once
         # --balance-scales: each scale's loss divided by its bicubic MSE on the training pairs, so
@@ -440,10 +474,13 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     net = model if isinstance(model, SRCNN) else model.net  # W_0: the coefficients start at zero
     if init_w is not None:
         init_from_weights(model, init_w, cfg.scales[0])
-    elif cfg.init_scheme == "paper":
-        init_paper(net)
-    elif cfg.init_scheme == "identity":
-        init_identity(net)
+    else:
+        if cfg.init_scheme == "paper":
+            init_paper(net)
+        elif cfg.init_scheme == "identity":
+            init_identity(net)
+        if isinstance(model, ScaleConditionedSRCNN):
+            model.start_from_net()
     model.to(device)
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
@@ -583,10 +620,11 @@ def _save_weights(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig, step: 
     tensors = model.state_dict() if isinstance(model, SRCNN) else \
         {k: v.detach() for k, v in model.poly_tensors().items()}
     w = Weights(config=model.config.with_padding("replicate"), state_dict=tensors,
-                scales=tuple(sorted(set(cfg.scales))) if cfg.scale_poly else cfg.scales,
+                scales=tuple(sorted(set(cfg.scales))) if cfg.conditioned else cfg.scales,
                 channels_mode=cfg.channels, scale_poly=cfg.poly,
                 provenance=f"srcnn train: recipe={cfg.recipe} arch={cfg.arch}"
                            f"{f' scale-poly={cfg.scale_poly}' if cfg.scale_poly else ''}"
+                           f"{' scale-knots=' + ','.join(f'{k:g}' for k in cfg.scale_knots) if cfg.scale_knots else ''}"
                            f" sets={'+'.join(cfg.train_sets)} "
                            f"step={step}",
                 name=name)

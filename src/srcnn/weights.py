@@ -9,9 +9,10 @@ metadata:
   ``[2, 3, 4]`` for a multi-scale model);
 * ``channels_mode``: ``y``, ``rgb`` or ``ycbcr``: what the ``channels`` input planes are;
 * ``provenance``: free text (where the weights came from);
-* ``scale_poly`` (scale-conditioned models only): JSON ``{"lo", "hi", "degree"}``; the file then
-  also holds the polynomial coefficients ``conv1.weight.p1`` ... (see
-  :class:`~srcnn.model.ScalePoly`), and :meth:`Weights.build` folds them for the requested scale;
+* ``scale_poly`` (scale-conditioned models only): JSON ``{"lo", "hi", "degree"}`` (a polynomial),
+  plus ``"knots"`` for a piecewise-linear model; the file then also holds the coefficients
+  ``conv1.weight.p1`` ... (see :class:`~srcnn.model.ScalePoly`), and :meth:`Weights.build` folds
+  them for the requested scale;
 * ``sha256``: digest of the tensors (names, dtypes, shapes and bytes, in name order), checked on
   every load so that a damaged file is refused instead of giving silently wrong pictures.
 
