@@ -3,6 +3,12 @@ inputs, valid convolutions) for 9-1-5 and 9-5-5, our SRCNN module next to a plai
 of the same layers, in one run. Prints a table and JSON.
 
     python benchmarks/train_speed.py [--threads 2] [--seconds 10]
+
+On a GPU, ``--amp`` also times our module under mixed precision as ``srcnn train --amp`` runs it
+(``tf32`` = float32 with TensorFloat-32 convolutions and matmuls, PyTorch's cuDNN default; ``fp32``
+= strict float32), e.g. the zoo's setting:
+
+    python benchmarks/train_speed.py --device cuda --size 64 --amp fp32 tf32 fp16 bf16
 """
 
 from __future__ import annotations
@@ -22,21 +28,42 @@ def plain(arch: str) -> nn.Module:
     return nn.Sequential(nn.Conv2d(1, 64, f1), nn.ReLU(), nn.Conv2d(64, 32, f2), nn.ReLU(), nn.Conv2d(32, 1, f3))
 
 
-def measure(model: nn.Module, batch: int, size: int, seconds: float) -> float:
+def measure(model: nn.Module, batch: int, size: int, seconds: float, device: str = "cpu",
+            amp: str = "off") -> float:
+    """Sub-images per second; ``amp``: off (as configured), fp32, tf32, fp16 or bf16."""
+    model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.rand(batch, 1, size, size)
+    x = torch.rand(batch, 1, size, size, device=device)
     with torch.no_grad():
         y = torch.rand_like(model(x))
-    for _ in range(3):  # warm-up
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        tf32 = amp != "fp32"
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
+    scaler = torch.amp.GradScaler(torch.device(device).type, enabled=amp == "fp16")
+
+    def step() -> None:
         opt.zero_grad()
-        nn.functional.mse_loss(model(x), y).backward()
-        opt.step()
+        with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+            out = model(x)
+        scaler.scale(nn.functional.mse_loss(out.float(), y)).backward()
+        scaler.step(opt)
+        scaler.update()
+
+    for _ in range(3):  # warm-up
+        step()
+    if cuda:
+        torch.cuda.synchronize()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        opt.zero_grad()
-        nn.functional.mse_loss(model(x), y).backward()
-        opt.step()
+        step()
         n += 1
+        if cuda and n % 20 == 0:
+            torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     return n * batch / (time.perf_counter() - t0)
 
 
@@ -45,12 +72,27 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--size", type=int, default=33, help="input crop side (the GPU zoo trains on 64)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--amp", nargs="+", default=None, choices=["fp32", "tf32", "fp16", "bf16"],
+                    help="time our module in these precisions instead of ours vs Sequential")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.amp:
+        print(f"{'arch':<7} {'precision':<9} {'sub-images/s':>13} {'steps/s':>8}")
+        out = []
+        for arch in ("9-1-5", "9-5-5"):
+            for amp in args.amp:
+                r = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds,
+                            args.device, amp)
+                out.append({"arch": arch, "precision": amp, "subimages_per_s": round(r, 1)})
+                print(f"{arch:<7} {amp:<9} {r:>13.1f} {r / args.batch:>8.1f}", flush=True)
+        print(json.dumps({"device": args.device, "batch": args.batch, "size": args.size, "results": out}))
+        return
     rows = []
     for arch in ("9-1-5", "9-5-5"):
-        ours = measure(SRCNN(config_for(arch, padding="valid")), args.batch, 33, args.seconds)
-        ref = measure(plain(arch), args.batch, 33, args.seconds)
+        ours = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds, args.device)
+        ref = measure(plain(arch), args.batch, args.size, args.seconds, args.device)
         rows.append({"arch": arch, "srcnn_subimages_per_s": round(ours, 1),
                      "sequential_subimages_per_s": round(ref, 1), "ratio": round(ours / ref, 3),
                      "hours_for_8e8_backprops": round(8e8 / ours / 3600, 1)})

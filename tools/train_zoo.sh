@@ -13,7 +13,8 @@
 # to RUNS/NAME.log; the pairs are rebuilt per run (set XDG_CACHE_HOME to share a cache).
 # Env: DEVICE (cuda), PY (python3), ONLY (run names, default all), MIN915 / MIN955 (minutes of
 # each run's total budget, across resumes), MSINIT (weights the multi-scale run starts from),
-# MSOPTS (extra options of the multi-scale run, e.g. --balance-scales).
+# MSOPTS (extra options of the multi-scale run, e.g. --balance-scales), ZOOOPTS (extra options of
+# every run, e.g. --amp fp16: time it first with benchmarks/train_speed.py --device cuda --amp ...).
 set -u
 DATA=${DATA:?set DATA to the data root}; RUNS=${RUNS:-runs/zoo}
 MIN915=${MIN915:-10}; MIN955=${MIN955:-10}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}
@@ -28,7 +29,7 @@ job() {  # job NAME MINUTES ARGS...: start one run in the background (resumed wh
   case " $ONLY " in *" $name "*) ;; *) return ;; esac
   local res=""; [ -f "$RUNS/$name/checkpoint.pt" ] && res="--resume"
   $PY -m srcnn train -q $res --data-root "$DATA" --device "$DEVICE" --recipe fast --max-minutes "$minutes" \
-    --eval-every 2000 --ckpt-every 1000 --size 64 --batch-size 128 --out "$RUNS/$name" "$@" \
+    --eval-every 2000 --ckpt-every 1000 --size 64 --batch-size 128 --out "$RUNS/$name" ${ZOOOPTS:-} "$@" \
     >> "$RUNS/$name.log" 2>&1 &
   pids="$pids $!"
 }

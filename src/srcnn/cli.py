@@ -280,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --scale-poly: learning-rate factor for all its parameters (default "
                     "1/(DEGREE+1), so that the folded weights move no faster than a plain model's; "
                     "1 = the base rate for every coefficient); with --scale-knots: default 1")
+    tr.add_argument("--amp", default="off", choices=["off", "fp16", "bf16"],
+                    help="mixed precision for the forward pass: fp16 (CUDA, with loss scaling) or "
+                    "bf16; weights, optimiser and loss stay float32 (default off). For GPUs: on a "
+                    "CPU without bfloat16 units bf16 runs 4-8x slower (benchmarks/train_speed.py --amp)")
     tr.add_argument("--warmup", type=_non_negative_int, default=None,
                     help="steps of linear learning-rate warm-up (default: 500 for fast 9-3-5 and "
                     "9-5-5, else 0)")
@@ -725,7 +729,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       augment=args.augment, downscales=tuple(args.downscales or ()),
                       train_padding=args.train_padding, init=args.init,
                       init_from=args.init_from, warmup=args.warmup, scale_poly=args.scale_poly,
-                      scale_knots=args.scale_knots,
+                      scale_knots=args.scale_knots, amp=args.amp,
                       balance_scales=args.balance_scales, coef_lr=args.coef_lr,
                       eval_every=args.eval_every,
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,

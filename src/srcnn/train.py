@@ -34,6 +34,7 @@ batches an unbroken one would, and under ``torchrun`` the global batch is split 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -90,6 +91,7 @@ class TrainConfig:
     scale_knots: tuple[float, ...] = ()
     balance_scales: bool = False
     coef_lr: float | None = None
+    amp: str = "off"
     eval_every: int = 500
     ckpt_every: int = 250
     seed: int = 0
@@ -106,6 +108,10 @@ class TrainConfig:
         if self.init not in (None, "paper", "default", "identity"):
             raise ConfigError(f"init must be paper, default or identity, got {self.init!r}")
         config_for(self.arch)
+        if self.amp not in ("off", "fp16", "bf16"):
+            raise ConfigError(f"amp must be off, fp16 or bf16, got {self.amp!r}")
+        if self.amp == "fp16" and not str(self.device).startswith("cuda"):
+            raise ConfigError("--amp fp16 needs a CUDA device (on the CPU use --amp bf16)")
         if self.init is not None and self.init_from is not None:
             raise ConfigError("give --init or --init-from, not both")
         if self.warmup is not None and self.warmup < 0:
@@ -485,6 +491,11 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     opt = make_optimizer(model, cfg)
+    # --amp: the forward pass under autocast (fp16 with a loss scaler, or bf16); weights, Adam's
+    # state and the loss stay float32
+    dev_type = torch.device(device).type
+    amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.amp)
+    scaler = torch.amp.GradScaler(dev_type, enabled=cfg.amp == "fp16")
     step, best, elapsed0 = 0, -math.inf, 0.0
     loss_sum0, loss_n0 = 0.0, 0
     if resume:
@@ -493,6 +504,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         ck = load_checkpoint(ckpt_path, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        if ck.get("scaler"):
+            scaler.load_state_dict(ck["scaler"])
         step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
         loss_sum0, loss_n0 = float(ck.get("loss_sum", 0.0)), int(ck.get("loss_n", 0))
         torch.set_rng_state(ck["rng"].cpu())  # map_location may have moved it
@@ -558,7 +571,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         fold()
         state = {"version": CKPT_VERSION, "model": model.state_dict(), "optimizer": opt.state_dict(),
                  "step": step, "best": best, "elapsed": elapsed(), "rng": torch.get_rng_state(),
-                 "loss_sum": loss_sum, "loss_n": loss_n,
+                 "loss_sum": loss_sum, "loss_n": loss_n, "scaler": scaler.state_dict(),
                  "config": cfg.to_dict()}
         buf = io.BytesIO()
         torch.save(state, buf)
@@ -583,13 +596,15 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             for gr in opt.param_groups:
                 gr["lr"] = gr["base_lr"] * f
             opt.zero_grad(set_to_none=True)
-            if poly is None:
-                loss = loss_fn(ddp(x), y, cfg.recipe)
-            else:
-                s_step = batches.step_scale(step)
-                loss = loss_fn(ddp(x, s_step), y, cfg.recipe) * batches.loss_weight[s_step]
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
+            s_step = batches.step_scale(step) if poly is not None else None
+            with torch.autocast(dev_type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext():
+                out_b = ddp(x) if s_step is None else ddp(x, s_step)
+            loss = loss_fn(out_b.float(), y, cfg.recipe)  # the loss in float32 whatever the convolutions
+            if s_step is not None:
+                loss = loss * batches.loss_weight[s_step]
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            scaler.step(opt)
+            scaler.update()
             step += 1
             loss_acc += loss.detach()
             loss_n += 1
