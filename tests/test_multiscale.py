@@ -405,3 +405,11 @@ def test_ms_from_anchors_linear(tmp_path: Path) -> None:
     for k in (2, 3, 4):
         assert torch.equal(w.plain_state(float(k))["conv2.weight"],
                            load_weights(f"srcnn-915-x{k}").state_dict["conv2.weight"])
+
+
+def test_bad_knots_on_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["train", "--scale-knots", "3,2", "-s", "2", "-s", "3", "--out", str(tmp_path / "k")]) == 2
+    assert "knots must be increasing" in capsys.readouterr().err
+    assert main(["train", "--scale-knots", "2,x", "--out", str(tmp_path / "k")]) == 2
+    assert "expected a number, got 'x'" in capsys.readouterr().err
+    assert not (tmp_path / "k").exists()

@@ -213,6 +213,8 @@ class ScalePoly:
         k = tuple(float(x) for x in knots)
         if len(k) < 2:
             raise ConfigError(f"piecewise-linear scale conditioning needs at least 2 knots, got {list(k)}")
+        if any(b <= a for a, b in pairwise(k)):
+            raise ConfigError(f"knots must be increasing scale factors, e.g. 1.5,2,3,4; got {list(k)}")
         return cls(k[0], k[-1], len(k) - 1, k)
 
     def code(self, scale: float) -> float:
