@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from srcnn.errors import SRCNNError
-from srcnn.model import WEIGHT_KEYS, ScalePoly, poly_key, poly_through
+from srcnn.model import linear_through, poly_through
 from srcnn.weights import Weights, load_weights, save_weights
 
 
@@ -48,15 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             if w.config.with_padding("valid") != first.config.with_padding("valid"):
                 raise SRCNNError(f"anchor x{spec:g} is {w.config.name}, the first is {first.config.name}")
         lo, hi = args.range or (min(anchors), max(anchors))
-        if args.linear:
-            if args.range:
-                raise SRCNNError("--linear: the range is the anchors' (the first and last knot); drop --range")
-            poly = ScalePoly.linear(sorted(anchors))
-            tensors = {k: anchors[poly.knots[0]].plain_state()[k] for k in WEIGHT_KEYS}
-            for j, knot in enumerate(poly.knots[1:], start=1):
-                tensors.update({poly_key(k, j): v for k, v in anchors[knot].plain_state().items()})
-        else:
-            poly, tensors = poly_through({s: w.plain_state() for s, w in anchors.items()}, lo, hi)
+        if args.linear and args.range:
+            raise SRCNNError("--linear: the range is the anchors' (the first and last knot); drop --range")
+        states = {s: w.plain_state() for s, w in anchors.items()}
+        poly, tensors = linear_through(states) if args.linear else poly_through(states, lo, hi)
         desc = ", ".join(f"x{s:g}: {w.name or '?'}" for s, w in sorted(anchors.items()))
         out = Weights(first.config, tensors, scales=tuple(sorted(anchors)), channels_mode=first.channels_mode,
                       provenance=f"tools/ms_from_anchors.py: {poly.describe()} through {desc}",

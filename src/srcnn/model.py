@@ -196,16 +196,16 @@ class ScalePoly:
     knots: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
+        k = self.knots
+        if any(b <= a for a, b in pairwise(k)):
+            raise ConfigError(f"knots must be increasing scale factors, e.g. 1.5,2,3,4; got {list(k)}")
         if not (0 < self.lo < self.hi):
             raise ConfigError(f"scale range must satisfy 0 < lo < hi, got {self.lo}..{self.hi}")
         if not isinstance(self.degree, int) or self.degree < 1:
             raise ConfigError(f"polynomial degree must be a positive integer, got {self.degree!r}")
-        if self.knots:
-            k = self.knots
-            if len(k) != self.degree + 1 or any(b <= a for a, b in pairwise(k)) \
-                    or k[0] != self.lo or k[-1] != self.hi:
-                raise ConfigError(f"knots must be increasing, from lo to hi, degree + 1 of them; got {k} "
-                                  f"for {self.lo:g}..{self.hi:g}, degree {self.degree}")
+        if k and (len(k) != self.degree + 1 or k[0] != self.lo or k[-1] != self.hi):
+            raise ConfigError(f"knots must run from lo to hi, degree + 1 of them; got {list(k)} "
+                              f"for {self.lo:g}..{self.hi:g}, degree {self.degree}")
 
     @classmethod
     def linear(cls, knots: tuple[float, ...] | list[float]) -> ScalePoly:
@@ -213,8 +213,6 @@ class ScalePoly:
         k = tuple(float(x) for x in knots)
         if len(k) < 2:
             raise ConfigError(f"piecewise-linear scale conditioning needs at least 2 knots, got {list(k)}")
-        if any(b <= a for a, b in pairwise(k)):
-            raise ConfigError(f"knots must be increasing scale factors, e.g. 1.5,2,3,4; got {list(k)}")
         return cls(k[0], k[-1], len(k) - 1, k)
 
     def code(self, scale: float) -> float:
@@ -299,6 +297,17 @@ def poly_through(anchors: Mapping[float, Mapping[str, torch.Tensor]], lo: float,
         out[k] = coefs[0].float()
         for j in range(1, poly.degree + 1):
             out[poly_key(k, j)] = coefs[j].float()
+    return poly, out
+
+
+def linear_through(anchors: Mapping[float, Mapping[str, torch.Tensor]]) -> tuple[ScalePoly, dict[str, torch.Tensor]]:
+    """The piecewise-linear model with a knot at each anchor scale: ``W_j`` is the plain network at
+    the ``j``-th smallest scale (the first under the plain names)."""
+    poly = ScalePoly.linear(sorted(float(s) for s in anchors))
+    by_scale = {float(s): v for s, v in anchors.items()}
+    out = {k: by_scale[poly.knots[0]][k] for k in WEIGHT_KEYS}
+    for j, knot in enumerate(poly.knots[1:], start=1):
+        out.update({poly_key(k, j): by_scale[knot][k] for k in WEIGHT_KEYS})
     return poly, out
 
 

@@ -55,7 +55,7 @@ from .datasets import list_images, resolve_set
 from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
-from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, fold_poly, poly_key
+from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, linear_through
 from .weights import Weights, load_weights, save_weights
 
 RECIPES = ("paper", "fast")
@@ -272,8 +272,7 @@ def init_from_weights(model: SRCNN | ScaleConditionedSRCNN, w: Weights, scale: f
                           f"{c.f1}-{c.f2}-{c.f3} (n1={c.n1}, n2={c.n2}, {c.channels} channel(s))")
     with torch.no_grad():
         if isinstance(model, SRCNN):
-            sd = w.plain_state(scale if w.scale_poly is not None else None)
-            model.load_state_dict({k: v.clone() for k, v in sd.items()})
+            model.load_state_dict({k: v.clone() for k, v in w.plain_state(scale).items()})
         elif w.scale_poly is None:
             model.net.load_state_dict({k: v.clone() for k, v in w.plain_state().items()})
             model.start_from_net()
@@ -283,12 +282,7 @@ def init_from_weights(model: SRCNN | ScaleConditionedSRCNN, w: Weights, scale: f
             if not all(w.supports_scale(k) for k in model.poly.knots):
                 raise ConfigError(f"--init-from: weights {w.name or ''} serve x{w.scale_poly.lo:g} to "
                                   f"x{w.scale_poly.hi:g}, not every knot of {list(model.poly.knots)}")
-            sd = fold_poly(w.state_dict, w.scale_poly, model.poly.knots[0])
-            tensors = dict(sd)
-            for j, k in enumerate(model.poly.knots[1:], start=1):
-                for key, v in fold_poly(w.state_dict, w.scale_poly, k).items():
-                    tensors[poly_key(key, j)] = v
-            model.load_poly_tensors(tensors)
+            model.load_poly_tensors(linear_through({k: w.plain_state(k) for k in model.poly.knots})[1])
         else:
             raise ConfigError(f"--init-from: weights {w.name or ''} are a different scale polynomial "
                               f"({w.scale_poly}) than this run's ({model.poly})")
@@ -368,6 +362,7 @@ class Batches:
         self.scales = sorted({p.scale for p in pairs}) if cfg.conditioned else []
         self.by_scale = {s: np.array([i for i, p in enumerate(pairs) if p.scale == s]) for s in self.scales}
         self._scale_pairs = {s: [pairs[i] for i in idx] for s, idx in self.by_scale.items()}  # built once
+        self._last_scale = (-1, 0.0)  # (step, its scale)
         # --balance-scales: each scale's loss divided by its bicubic MSE on the training pairs, so
         # that every scale weighs by its relative (dB-like) error: unweighted, x4's large errors
         # dominate the gradient and the low scales lag behind
@@ -383,8 +378,10 @@ class Batches:
         """The scale of step ``step``'s batch (a scale-conditioned run); the first scale otherwise."""
         if not self.scales:
             return self.cfg.scales[0]
-        g = torch.Generator().manual_seed(self.cfg.seed * 104_729 + 3 * step + 2)
-        return float(self.scales[int(torch.randint(0, len(self.scales), (1,), generator=g))])
+        if self._last_scale[0] != step:  # asked twice per step: by the batch and by the loop
+            g = torch.Generator().manual_seed(self.cfg.seed * 104_729 + 3 * step + 2)
+            self._last_scale = (step, float(self.scales[int(torch.randint(0, len(self.scales), (1,), generator=g))]))
+        return self._last_scale[1]
 
     def global_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
@@ -477,7 +474,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     poly = cfg.poly
     model: SRCNN | ScaleConditionedSRCNN = (SRCNN(cfg.model_config) if poly is None
                                             else ScaleConditionedSRCNN(cfg.model_config, poly))
-    net = model if isinstance(model, SRCNN) else model.net  # W_0: the coefficients start at zero
+    net = model if isinstance(model, SRCNN) else model.net  # W_0; start_from_net sets the rest
     if init_w is not None:
         init_from_weights(model, init_w, cfg.scales[0])
     else:
