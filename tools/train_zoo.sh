@@ -7,7 +7,7 @@
 #
 #   DATA=../shared/data RUNS=runs/zoo MIN915=11 MIN955=30 bash tools/train_zoo.sh
 #   DATA=... RUNS=... ONLY="955-x3 955-ms" MIN955=60 bash tools/train_zoo.sh   # some runs only
-#   DATA=... RUNS=... ONLY="955-x3 955-sib-x1.5 955-sib-x2 955-sib-x4" MIN955=10 bash tools/train_zoo.sh
+#   DATA=... RUNS=... ONLY="955-sib-x1.5 955-sib-x2 955-sib-x3 955-sib-x4" MIN955=10 bash tools/train_zoo.sh
 #
 # The registry (src/srcnn/pretrained.py) records the budgets of each shipped model. Each run logs
 # to RUNS/NAME.log; the pairs are rebuilt per run (set XDG_CACHE_HOME to share a cache).
@@ -39,12 +39,13 @@ for k in 2 3 4; do
 done
 job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 \
   --scale-poly 2 --init-from "${MSINIT:-srcnn-955-x3}" ${MSOPTS:-} $ALL
-# Siblings for a piecewise-linear multi-scale model (not in the default ONLY): 9-5-5 at x1.5, x2 and
-# x4 fine-tuned from SIBINIT (default srcnn-955-ms, folded at each run's scale). They and 955-x3
-# descend from one x3 network, so their weights interpolate; afterwards
+# Siblings for a piecewise-linear multi-scale model (not in the default ONLY): 9-5-5 at x1.5, x2, x3
+# and x4 fine-tuned from SIBINIT (default srcnn-955-ms, folded at each run's scale). Networks
+# fine-tuned from one ancestor interpolate; independently trained ones do not, even with their
+# channels matched (measured: docs in tools/ms_from_anchors.py). Afterwards
 #   python tools/ms_from_anchors.py --linear 1.5=RUNS/955-sib-x1.5/last.safetensors \
-#     2=RUNS/955-sib-x2/last.safetensors 3=RUNS/955-x3/last.safetensors 4=RUNS/955-sib-x4/last.safetensors --out ms.safetensors
-for k in 1.5 2 4; do
+#     2=RUNS/955-sib-x2/last.safetensors 3=RUNS/955-sib-x3/last.safetensors 4=RUNS/955-sib-x4/last.safetensors --out ms.safetensors
+for k in 1.5 2 3 4; do
   job "955-sib-x$k" "$MIN955" --arch 9-5-5 --scale $k --init-from "${SIBINIT:-srcnn-955-ms}" $ALL
 done
 status=0
