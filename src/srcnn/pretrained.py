@@ -39,11 +39,15 @@ _RECIPE_955 = ("tools/train_zoo.sh run 955-x{k}: srcnn train --arch 9-5-5 --scal
                "--batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7, "
                "then --resume --max-minutes 11.3, then 18.3 (Adam lr 3e-4, 500-step warm-up; "
                "one H200 shared by 6 runs)")
-_RECIPE_MS = ("srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 "
-              "--scale 2.5 --scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, "
-              "sha256 176cc372...) --recipe fast --size 64 --batch-size 128 --train-set T91 --train-set BSDS200 "
-              "--train-set General100 --max-minutes 7 (one H200 shared by 6 runs), then --resume --balance-scales "
-              "--max-minutes 9.6 (alone)")
+_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x1.5, "
+              "2.5, 3, 3.5 and 4: the previous srcnn-955-ms (sha256 421d29e5..., weights quadratic in the scale: "
+              "srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 "
+              "--scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, sha256 176cc372...) --recipe fast "
+              "--size 64 --batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 7 "
+              "(one H200 shared by 6 runs), then --resume --balance-scales --max-minutes 9.6 (alone)) folded there; "
+              "knot x2: that model folded at x2 and fine-tuned at x2 (srcnn train --arch 9-5-5 --scale 2 --init-from "
+              "srcnn-955-ms --recipe fast --size 64 --batch-size 16 --lr 1e-4 --warmup 50 --train-set T91 --train-set "
+              "BSDS200 --train-set General100 --max-minutes 20, then --resume --max-minutes 44; 2 CPU cores)")
 
 
 def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tuple[float, float]) -> dict[str, Any]:
@@ -74,13 +78,13 @@ REGISTRY: tuple[ModelInfo, ...] = (
     _ours("9-1-5", 4, "6e82da95b81e37b5681277e6f9ceab7a940d6f5ab5876abe56a0e413ce4dda7d",
           _results(set5=(30.27, 0.8577), set14=(27.32, 0.7467), bsd100=(26.79, 0.7065)),
           _RECIPE_915.format(k=4, total="11, then 22.3, then 29.3")),
-    # One network for every scale from 1.5 to 4 (weights quadratic in the scale, folded per scale).
+    # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
-              sha256="421d29e5f860fa764ab896457d8811d7f542f10df854dc6e50216b5cbb019cef", arch="9-5-5",
+              sha256="5a8a3f66e9559a660ac985de3992f8ef3fad771ecbec980bc5951a32a37d8870", arch="9-5-5",
               scales=(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), channels_mode="y", recipe=_RECIPE_MS,
               meta={"per_scale": {
                   "1.5": _results(set5=(39.76, 0.9744), set14=(35.50, 0.9510), bsd100=(34.44, 0.9452)),
-                  "2": _results(set5=(36.44, 0.9528), set14=(32.24, 0.9048), bsd100=(31.23, 0.8862)),
+                  "2": _results(set5=(36.56, 0.9536), set14=(32.31, 0.9058), bsd100=(31.29, 0.8873)),
                   "2.5": _results(set5=(34.34, 0.9317), set14=(30.52, 0.8611), bsd100=(29.54, 0.8331)),
                   "3": _results(set5=(32.76, 0.9104), set14=(29.27, 0.8215), bsd100=(28.42, 0.7872)),
                   "3.5": _results(set5=(31.56, 0.8879), set14=(28.27, 0.7845), bsd100=(27.56, 0.7474)),
