@@ -76,13 +76,6 @@ def test_demo_and_default_weights(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert REGISTRY[0].name in capsys.readouterr().out
 
 
-def _claims(info: object) -> dict[float, dict[str, float]]:
-    meta = info.meta  # type: ignore[attr-defined]
-    if "per_scale" in meta:
-        return {float(s): r for s, r in meta["per_scale"].items()}
-    return {info.scales[0]: meta}  # type: ignore[attr-defined]
-
-
 @pytest.mark.parametrize("info", REGISTRY, ids=lambda m: m.name)
 def test_shipped_model_results_hold_on_set5(info: object, data_root: Path) -> None:
     """The Set5 PSNR and SSIM that the registry (and so `srcnn models` and the README) claim for each
@@ -90,7 +83,7 @@ def test_shipped_model_results_hold_on_set5(info: object, data_root: Path) -> No
     from srcnn.evaluate import EvalConfig, evaluate
 
     w = load_shipped(info.name)  # type: ignore[attr-defined]
-    claims = _claims(info)
+    claims = info.results()  # type: ignore[attr-defined]
     assert set(claims) == set(info.scales)  # type: ignore[attr-defined]
     for scale, claim in claims.items():
         (res,) = evaluate(EvalConfig(sets=("Set5",), scale=scale, data_root=str(data_root)), w.build(scale=scale))

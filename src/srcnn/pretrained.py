@@ -28,6 +28,13 @@ class ModelInfo:
     recipe: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def results(self) -> dict[float, dict[str, float]]:
+        """The measured results per scale: ``{scale: {"set5_psnr": ..., ...}}``."""
+        per_scale = self.meta.get("per_scale")
+        if per_scale:
+            return {float(s): r for s, r in per_scale.items()}
+        return {self.scales[0]: self.meta}
+
 
 # Filled by training runs with tools/ship_model.py; the numbers are `srcnn evaluate` (the papers'
 # protocol) on the test sets, never used to choose the weights (the last step of a run is shipped).

@@ -362,7 +362,6 @@ class Batches:
         self.scales = sorted({p.scale for p in pairs}) if cfg.conditioned else []
         self.by_scale = {s: np.array([i for i, p in enumerate(pairs) if p.scale == s]) for s in self.scales}
         self._scale_pairs = {s: [pairs[i] for i in idx] for s, idx in self.by_scale.items()}  # built once
-        self._last_scale = (-1, 0.0)  # (step, its scale)
         # --balance-scales: each scale's loss divided by its bicubic MSE on the training pairs, so
         # that every scale weighs by its relative (dB-like) error: unweighted, x4's large errors
         # dominate the gradient and the low scales lag behind
@@ -378,10 +377,9 @@ class Batches:
         """The scale of step ``step``'s batch (a scale-conditioned run); the first scale otherwise."""
         if not self.scales:
             return self.cfg.scales[0]
-        if self._last_scale[0] != step:  # asked twice per step: by the batch and by the loop
-            g = torch.Generator().manual_seed(self.cfg.seed * 104_729 + 3 * step + 2)
-            self._last_scale = (step, float(self.scales[int(torch.randint(0, len(self.scales), (1,), generator=g))]))
-        return self._last_scale[1]
+        # a pure function of the step (the batch and the loop both ask; a draw costs ~10 us)
+        g = torch.Generator().manual_seed(self.cfg.seed * 104_729 + 3 * step + 2)
+        return float(self.scales[int(torch.randint(0, len(self.scales), (1,), generator=g))])
 
     def global_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
