@@ -39,13 +39,15 @@ for k in 2 3 4; do
 done
 job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 \
   --scale-poly 2 --init-from "${MSINIT:-srcnn-955-x3}" ${MSOPTS:-} $ALL
-# Siblings for a piecewise-linear multi-scale model (not in the default ONLY): 9-5-5 at x1.5, x2, x3
-# and x4 fine-tuned from SIBINIT (default srcnn-955-ms, folded at each run's scale). Networks
+# Siblings for a piecewise-linear multi-scale model (not in the default ONLY): 9-5-5 at x1.5, x2, x2.5,
+# x3, x3.5 and x4 fine-tuned from SIBINIT (default srcnn-955-ms, folded at each run's scale). Networks
 # fine-tuned from one ancestor interpolate; independently trained ones do not, even with their
 # channels matched (measured: docs in tools/ms_from_anchors.py). Afterwards
-#   python tools/ms_from_anchors.py --linear 1.5=RUNS/955-sib-x1.5/last.safetensors \
-#     2=RUNS/955-sib-x2/last.safetensors 3=RUNS/955-sib-x3/last.safetensors 4=RUNS/955-sib-x4/last.safetensors --out ms.safetensors
-for k in 1.5 2 3 4; do
+#   python tools/ms_from_anchors.py --linear 1.5=RUNS/955-sib-x1.5/last.safetensors 2=RUNS/955-sib-x2/... \
+#     2.5=RUNS/955-sib-x2.5/... 3=... 3.5=... 4=RUNS/955-sib-x4/last.safetensors --out ms.safetensors
+# (the shipped srcnn-955-ms: siblings at x1.5, 2, 3, 4 for 10 minutes on an H100 shared by 6 runs; its
+# x2.5 and x3.5 knots from the previous model, folded there).
+for k in 1.5 2 2.5 3 3.5 4; do
   job "955-sib-x$k" "$MIN955" --arch 9-5-5 --scale $k --init-from "${SIBINIT:-srcnn-955-ms}" $ALL
 done
 status=0
