@@ -41,6 +41,18 @@ def test_shipped_model_loads_and_beats_bicubic(info: object) -> None:
         assert p_sr > p_bic + 0.5, (info.name, scale, p_bic, p_sr)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_multiscale_model_is_the_per_scale_model_at_its_knots(k: int) -> None:
+    # srcnn-955-ms is built through the per-scale siblings (README, Pretrained models): folded at x2,
+    # x3 and x4 it must be srcnn-955-x2, -x3, -x4, and halfway to the next knot it must differ.
+    ms, per = load_shipped("srcnn-955-ms"), load_shipped(f"srcnn-955-x{k}")
+    folded, plain = ms.plain_state(float(k)), per.plain_state()
+    for name, t in plain.items():
+        assert torch.allclose(folded[name], t, rtol=0, atol=1e-6), (k, name)
+    mid = ms.plain_state(k + 0.25)
+    assert max(float((mid[n] - plain[n]).abs().max()) for n in plain) > 1e-3
+
+
 def test_corrupted_shipped_file_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     info = REGISTRY[0]
     bad = tmp_path / info.file
