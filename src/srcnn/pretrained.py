@@ -41,8 +41,8 @@ class ModelInfo:
 # Order: best first per scale (`best_for_scale` takes the first exact match, then a range).
 _RECIPE_915 = ("srcnn train --arch 9-1-5 --scale {k} --recipe fast --size 64 --batch-size 128 --downscale 0.9 "
                "--downscale 0.8 --downscale 0.7 --downscale 0.6 --max-minutes 6.8, then --resume "
-               "--max-minutes {total} (T91 only, with downscaled copies; on one H200 shared by 6-7 runs)")
-_TOTAL_915_34 = "11, then 22.3, then 29.3, then (on one H100 shared by 6 runs) 35.8, then 39.3"
+               "--max-minutes {total} (T91 only, with downscaled copies; on one GPU shared by 6-7 runs)")
+_TOTAL_915_34 = "11, then 22.3, then 29.3 (an H200), then 35.8, then 39.3 (an H100)"
 _RECIPE_955 = ("tools/train_zoo.sh run 955-sib-x{k}: srcnn train --arch 9-5-5 --scale {k} --init-from srcnn-955-ms "
                "(the knots model of 2026-11-25, sha256 5a8a3f66..., folded at x{k}) --recipe fast --size 64 "
                "--batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 6.5, then "
@@ -77,15 +77,15 @@ REGISTRY: tuple[ModelInfo, ...] = (
           _results(set5=(36.86, 0.9554), set14=(32.54, 0.9084), bsd100=(31.48, 0.8903)), _RECIPE_955.format(k=2)),
     _ours("9-1-5", 2, "197bc1c461a355d1be5059ac73c4174d915f4fc31c4e7b4664016492f1f4c1e0",
           _results(set5=(36.60, 0.9536), set14=(32.33, 0.9055), bsd100=(31.25, 0.8864)),
-          _RECIPE_915.format(k=2, total=11)),
+          _RECIPE_915.format(k=2, total="11 (an H200)")),
     _ours("9-5-5", 3, "d4324ef48319af738a1309db7764ba8727374d3f18165a7b3156e5aa6e3719a4",
           _results(set5=(32.84, 0.9115), set14=(29.34, 0.8230), bsd100=(28.48, 0.7886)), _RECIPE_955.format(k=3)),
-    _ours("9-1-5", 3, "ecc58518f3d6a128538b175a524d441d604fe75efdd12c59dbb3057adee24d62",
+    _ours("9-1-5", 3, "a5044b59cb19210a72543e2303c5811ae773daf7199dbc79d3b381727c40f292",
           _results(set5=(32.64, 0.9078), set14=(29.14, 0.8179), bsd100=(28.31, 0.7829)),
           _RECIPE_915.format(k=3, total=_TOTAL_915_34)),
     _ours("9-5-5", 4, "e96f12d58ed7de7a9e664ee563e34747a67d357b5938f1559f91565fd6b91843",
           _results(set5=(30.54, 0.8664), set14=(27.55, 0.7548), bsd100=(26.96, 0.7141)), _RECIPE_955.format(k=4)),
-    _ours("9-1-5", 4, "bf285c6dac8a6bbdd1d0ab3770232833c751a07825d90588a47d5e4cb96343d8",
+    _ours("9-1-5", 4, "d0f6cdee13c2b952df89edf172c3e972c0c569f1176d4b58861cc1e24e46685f",
           _results(set5=(30.27, 0.8578), set14=(27.32, 0.7467), bsd100=(26.80, 0.7066)),
           _RECIPE_915.format(k=4, total=_TOTAL_915_34)),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
