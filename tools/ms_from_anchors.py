@@ -8,8 +8,8 @@ weight, or with ``--linear`` the piecewise-linear model with a knot at each anch
 At the anchor scales the result is the anchor network (up to float rounding); between them the
 weights are interpolated, which works for networks fine-tuned from one ancestor (``srcnn train
 --init-from``), not for independently trained ones (their channels do not correspond, and matching
-them does not fix it: the 18-minute srcnn-955-x2 and -x3 with hidden channels paired by activation
-correlation, rescaled to equal activation size and dead channels revived, averaged to 30.54 dB at
+them does not fix it: the 18-minute srcnn-955-x2 and -x3 (since replaced) with hidden channels paired by
+activation correlation, rescaled to equal activation size and dead channels revived, averaged to 30.54 dB at
 x2.5 on 15 BSDS200 images, below each network alone, 30.61 and 30.48; bicubic 29.96). The result
 can be fine-tuned further with ``srcnn train --scale-poly DEGREE --init-from`` it (or
 ``--scale-knots``). A polynomial through far-apart anchors can swing between them (9-1-5 through

@@ -46,7 +46,7 @@ job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --
 #   python tools/ms_from_anchors.py --linear 1.5=RUNS/955-sib-x1.5/last.safetensors 2=RUNS/955-sib-x2/... \
 #     2.5=RUNS/955-sib-x2.5/... 3=... 3.5=... 4=RUNS/955-sib-x4/last.safetensors --out ms.safetensors
 # (the shipped srcnn-955-ms: siblings at x1.5, 2, 3, 4 for 10 minutes on an H100 shared by 6 runs; its
-# x2.5 and x3.5 knots from the previous model, folded there).
+# x2.5 and x3.5 knots fine-tuned on a CPU instead: the recipe is in `srcnn models`).
 for k in 1.5 2 2.5 3 3.5 4; do
   job "955-sib-x$k" "$MIN955" --arch 9-5-5 --scale $k --init-from "${SIBINIT:-srcnn-955-ms}" $ALL
 done
