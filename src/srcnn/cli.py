@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "sized to fit it, so huge outputs (64 megapixels and more) fit in a little RAM")
     up.add_argument("--threads", type=_non_negative_int, default=None,
                     help="CPU threads for the network (default: torch's, one per core)")
+    up.add_argument("--self-ensemble", action="store_true",
+                    help="run the network on the 8 flips and rotations of the image and average "
+                    "them: about 0.1 dB sharper (Set5/Set14/BSD100), 8 times slower")
     up.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
     up.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar, notes or summary (errors are still printed)")
@@ -140,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     ev.add_argument("--per-image", action=argparse.BooleanOptionalAction, default=True,
                     help="print the per-image table (default: on)")
+    ev.add_argument("--self-ensemble", action="store_true",
+                    help="average the model over the 8 flips and rotations of each image (not the "
+                    "papers' protocol; 8 times slower)")
     ev.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -421,7 +427,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         check_output_path(args.json, overwrite=args.overwrite)
     cfg = EvalConfig(sets=tuple(args.sets), scale=scale, data_root=args.data_root,
-                     device=args.device)
+                     device=args.device, self_ensemble=args.self_ensemble)
     model, mode = resolve_model(w, scale, device=args.device, strict_scale=False)
     total = count_images(cfg.sets, cfg.data_root)
     bar = _bar(total, "evaluate", args.quiet, unit="img")
@@ -431,7 +437,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
-    print(f"SRCNN {w.config.name} ({w.name}), scale x{scale:g}: Y-PSNR (dB) / SSIM, "
+    ens = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
+    print(f"SRCNN {w.config.name} ({w.name}{ens}), scale x{scale:g}: Y-PSNR (dB) / SSIM, "
           f"border {int(-(-scale // 1))} px shaved")
     rgb = any(r.psnr_rgb_model is not None for s in results for r in s.images)
     if args.per_image:
@@ -457,7 +464,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(line)
     if args.json:
         doc = {"weights": args.weights, "model": w.name, "arch": w.config.name, "scale": scale,
-               "channels_mode": mode, "sets": [s.to_dict() for s in results]}
+               "channels_mode": mode, "self_ensemble": args.self_ensemble,
+               "sets": [s.to_dict() for s in results]}
         atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(),
                            overwrite=args.overwrite)
         print(f"\nwrote {args.json}")
@@ -665,7 +673,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                     else []
                 # Straight to an 8/16-bit PIL image, stripe by stripe: bounded memory for huge outputs.
                 img = upscale_picture(pic, scale, model, mode, tile=tile, max_memory=max_memory,
-                                      device=args.device, as_pil=True, bit_depth=depth)
+                                      device=args.device, as_pil=True, bit_depth=depth,
+                                      self_ensemble=args.self_ensemble)
                 if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
                     enc_notes.append("JPEG has no alpha channel; alpha dropped")
                     img = img.convert("RGB" if img.mode == "RGBA" else "L")

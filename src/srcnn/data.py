@@ -269,10 +269,3 @@ class PatchSource:
         x = self.bicubic[self._index(p, size, 0)]
         y = self.gt[self._index(p, size - 2 * label_crop, label_crop)]
         return x, y
-
-
-def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    """One of the 8 flips/rotations of ``(..., H, W)`` (k in 0..7)."""
-    if k >= 4:
-        x = x.flip(-1)
-    return torch.rot90(x, k % 4, dims=(-2, -1))

@@ -33,13 +33,15 @@ from .resize import imresize
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """What to evaluate: sets (names or folders), one scale, where the data is."""
+    """What to evaluate: sets (names or folders), one scale, where the data is; ``self_ensemble``
+    averages the model over the 8 flips and rotations (not the papers' protocol: 8 times the work)."""
 
     sets: tuple[str, ...] = ("Set5", "Set14")
     scale: float = 3.0
     data_root: str | None = None
     device: str = "cpu"
     tile: int | None = 512
+    self_ensemble: bool = False
 
 
 @dataclass
@@ -99,8 +101,10 @@ def load_ground_truth(path: Path) -> np.ndarray:
 
 
 def evaluate_image(gt: np.ndarray, scale: float, model: SRCNN, channels_mode: str = "y", *,
-                   device: str = "cpu", tile: int | None = 512) -> dict[str, float | None]:
-    """Bicubic and model PSNR/SSIM of one ground-truth image (uint8 (H, W) or (H, W, 3))."""
+                   device: str = "cpu", tile: int | None = 512,
+                   self_ensemble: bool = False) -> dict[str, float | None]:
+    """Bicubic and model PSNR/SSIM of one ground-truth image (uint8 (H, W) or (H, W, 3));
+    ``self_ensemble``: the model averaged over the 8 flips and rotations of its input."""
     mod = scale_modulo(scale)
     border = shave_border(scale)
     gt = modcrop(gt, mod)
@@ -112,7 +116,7 @@ def evaluate_image(gt: np.ndarray, scale: float, model: SRCNN, channels_mode: st
         x = torch.from_numpy(y_gt.astype(np.float32) / 255.0).to(device)
         lr = imresize(x, scale=1.0 / scale)
         bic = imresize(lr, scale=scale, size=(y_gt.shape[0], y_gt.shape[1]))
-        out = run_model(model, bic[None, None], tile=tile)[0, 0]
+        out = run_model(model, bic[None, None], tile=tile, self_ensemble=self_ensemble)[0, 0]
         y_bic, y_out = round_uint8(bic * 255.0), round_uint8(out * 255.0)
     else:
         rgb = gt if gt.ndim == 3 else np.repeat(gt[:, :, None], 3, axis=2)
@@ -121,7 +125,7 @@ def evaluate_image(gt: np.ndarray, scale: float, model: SRCNN, channels_mode: st
             x = rgb_to_ycbcr(x)
         lr = imresize(x, scale=1.0 / scale)
         bic = imresize(lr, scale=scale, size=(y_gt.shape[0], y_gt.shape[1]))
-        out = run_model(model, bic[None], tile=tile)[0]
+        out = run_model(model, bic[None], tile=tile, self_ensemble=self_ensemble)[0]
         if channels_mode == "ycbcr":
             bic_rgb, out_rgb = ycbcr_to_rgb(bic), ycbcr_to_rgb(out)
         else:
@@ -158,7 +162,8 @@ def evaluate(cfg: EvalConfig, model: SRCNN, channels_mode: str = "y", *,
             if progress:
                 progress(sr.name, f.name)
             gt = load_ground_truth(f)
-            r = evaluate_image(gt, cfg.scale, model, channels_mode, device=cfg.device, tile=cfg.tile)
+            r = evaluate_image(gt, cfg.scale, model, channels_mode, device=cfg.device, tile=cfg.tile,
+                               self_ensemble=cfg.self_ensemble)
             h, w = gt.shape[:2]
             sr.images.append(ImageResult(name=f.stem, width=w, height=h, **r))  # type: ignore[arg-type]
         results.append(sr)

@@ -35,6 +35,7 @@ from .errors import ConfigError, WeightsError
 from .images import Picture, from_pil, to_pil
 from .model import SRCNN
 from .resize import imresize_rows, source_rows
+from .symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 from .weights import Weights, load_weights
 
 MAX_SCALE = 16.0
@@ -66,14 +67,45 @@ def output_size_for(height: int, width: int, scale: float) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------- model running
 @torch.inference_mode()
-def run_model(model: SRCNN, x: torch.Tensor, *, tile: int | None = DEFAULT_TILE) -> torch.Tensor:
+def run_model(model: SRCNN, x: torch.Tensor, *, tile: int | None = DEFAULT_TILE,
+              self_ensemble: bool = False) -> torch.Tensor:
     """Apply a same-padded SRCNN to ``x`` (N, C, H, W) in tiles of at most ``tile`` x ``tile``
     output pixels (``None`` or 0: whole image), with :class:`srcnn.engine.Engine`. Equal to
-    ``model(x)`` up to float rounding (max abs difference ~1e-6 in fp32)."""
+    ``model(x)`` up to float rounding (max abs difference ~1e-6 in fp32).
+
+    ``self_ensemble``: the mean of the model's outputs over the 8 flips and rotations of ``x``,
+    each mapped back (:func:`ensemble_rows`); 8 times the work."""
     if model.config.padding == "valid":
         raise ConfigError("run_model needs a same-size model (padding 'replicate' or 'zeros')")
     _n, _c, h, w = x.shape
+    if self_ensemble:
+        return ensemble_rows(Engine(model), x, (0, h), tile=tile)
     return Engine(model)(x, tile=(tile, tile) if tile else (max(1, h), max(1, w)))
+
+
+def ensemble_rows(engine: Engine, x: torch.Tensor, rows: tuple[int, int], *, row0: int = 0,
+                  height: int | None = None, tile: int | None = None) -> torch.Tensor:
+    """Self-ensemble of output rows ``rows = (a, b)``, with the contract of
+    :meth:`srcnn.engine.Engine.run_rows` (``x`` holds rows ``row0 ..`` of an image of ``height`` rows,
+    with the network's radius of context around ``a .. b`` or up to the image's border).
+
+    Each of the 8 dihedral views of ``x`` goes through the model whole, in ``tile`` x ``tile`` tiles
+    (``None``: one tile), is mapped back, and the rows are averaged. Exact: a view's borders are the
+    image's real borders, or cut edges that lie at least the radius away from rows ``a .. b``, so
+    the padding there never reaches them."""
+    h = x.shape[-2]
+    height = row0 + h if height is None else height
+    a, b = rows
+    r = engine.radius
+    if not (0 <= a <= b <= height) or (a - r < row0 and row0 > 0) or (b + r > row0 + h and row0 + h < height):
+        raise ValueError("ensemble_rows: x does not hold the context the rows need")
+    acc: torch.Tensor | None = None
+    for k in range(DIHEDRAL_ORDER):
+        v = dihedral(x, k).contiguous()
+        y = dihedral_inverse(engine(v, tile=tile or None), k)[..., a - row0:b - row0, :]
+        acc = y.clone() if acc is None else acc.add_(y)
+    assert acc is not None
+    return acc.div_(DIHEDRAL_ORDER)
 
 
 def tile_for(model: SRCNN, tile: int | None, max_memory: int | None) -> int | None:
@@ -173,17 +205,17 @@ def stripe_rows_for(tile: int | None, height: int, width: int, max_memory: int |
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
                     max_memory: int | None = ..., as_pil: Literal[False] = ...,
-                    bit_depth: int | None = ...) -> Picture: ...
+                    bit_depth: int | None = ..., self_ensemble: bool = ...) -> Picture: ...
 @overload
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
                     max_memory: int | None = ..., as_pil: Literal[True],
-                    bit_depth: int | None = ...) -> Image.Image: ...
+                    bit_depth: int | None = ..., self_ensemble: bool = ...) -> Image.Image: ...
 @torch.inference_mode()
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = "y", *,
                     tile: int | None = DEFAULT_TILE, device: str | torch.device = "cpu",
                     max_memory: int | None = None, as_pil: bool = False,
-                    bit_depth: int | None = None) -> Picture | Image.Image:
+                    bit_depth: int | None = None, self_ensemble: bool = False) -> Picture | Image.Image:
     """Upscale a :class:`Picture` (the low-resolution image) by ``scale``. Returns a new Picture
     with the same mode and bit depth, values clipped to [0, 1].
 
@@ -194,6 +226,10 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     ``as_pil=True`` returns instead the PIL image that ``images.to_pil(result, bit_depth=...)``
     would give (same rounding), filled stripe by stripe without a float32 copy of the output:
     what ``srcnn upscale`` uses to keep huge outputs in bounded memory.
+
+    ``self_ensemble=True`` runs the network on the 8 flips and rotations of each stripe and
+    averages the results mapped back (:func:`ensemble_rows`): 8 times the network's work, about
+    +0.1 dB on the test sets (README, "Self-ensemble").
     """
     h, w = pic.data.shape[:2]
     oh, ow = output_size_for(h, w, scale)
@@ -222,6 +258,12 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     tiles = (step, t) if t else None  # network tiles: a stripe's height, t wide (None: whole stripe)
     rad = model.config.radius
     size = (oh, ow)
+
+    def network(v: torch.Tensor, rows: tuple[int, int], row0: int) -> torch.Tensor:
+        if self_ensemble:
+            return ensemble_rows(engine, v, rows, row0=row0, height=oh, tile=t)
+        return engine.run_rows(v, rows, row0=row0, height=oh, tile=tiles)
+
     depth = pic.bit_depth if bit_depth is None else bit_depth
     sixteen = depth == 16 and pic.mode == "L"
     canvas: Image.Image | None = None
@@ -236,11 +278,11 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         lo, hi = source_rows(h, w, (ca, cb), scale, size)
         big = imresize_rows(src[:, lo:hi], (ca, cb), scale, size, row0=lo, height=h)  # (C, cb-ca, ow)
         if mc == 1:
-            y = engine.run_rows(big[None, :1], (a, b), row0=ca, height=oh, tile=tiles)[0]
+            y = network(big[None, :1], (a, b), ca)[0]
             stripe = torch.cat([y, big[1:, a - ca:b - ca]], dim=0)
             out = ycbcr_to_rgb(stripe) if is_rgb else stripe
         else:
-            res = engine.run_rows(big[None], (a, b), row0=ca, height=oh, tile=tiles)[0]
+            res = network(big[None], (a, b), ca)[0]
             out = ycbcr_to_rgb(res) if channels_mode == "ycbcr" else res
             if not is_rgb:  # grayscale through a colour model: take the luma back
                 out = rgb_to_ycbcr(out.clamp(0, 1))[:1]
@@ -278,16 +320,16 @@ _W = Weights | SRCNN | str | None
 
 @overload
 def upscale(image: Image.Image, scale: float, weights: _W = ..., *, device: str | torch.device = ...,
-            tile: int | None = ..., strict_scale: bool = ...) -> Image.Image: ...
+            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...) -> Image.Image: ...
 @overload
 def upscale(image: np.ndarray, scale: float, weights: _W = ..., *, device: str | torch.device = ...,
-            tile: int | None = ..., strict_scale: bool = ...) -> np.ndarray: ...
+            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...) -> np.ndarray: ...
 @overload
 def upscale(image: torch.Tensor, scale: float, weights: _W = ..., *, device: str | torch.device = ...,
-            tile: int | None = ..., strict_scale: bool = ...) -> torch.Tensor: ...
+            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...) -> torch.Tensor: ...
 def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | None = None, *,
             device: str | torch.device = "cpu", tile: int | None = DEFAULT_TILE,
-            strict_scale: bool = True) -> ImageLike:
+            strict_scale: bool = True, self_ensemble: bool = False) -> ImageLike:
     """Upscale an image by ``scale`` with SRCNN; returns the same kind of object.
 
     * PIL image: any mode; returns L, LA, RGB or RGBA (palette images come back as RGB/RGBA).
@@ -297,22 +339,26 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
 
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
     :class:`SRCNN`, or ``None`` for the best shipped model for ``scale``.
+
+    ``self_ensemble=True`` averages the model over the 8 flips and rotations of the image: 8 times
+    slower, about 0.1 dB sharper (see :func:`upscale_picture`).
     """
     s = check_scale(scale)
     model, mode = resolve_model(weights, s, device=device, strict_scale=strict_scale)
     if isinstance(image, Image.Image):
         pic = from_pil(image)
-        return to_pil(upscale_picture(pic, s, model, mode, tile=tile, device=device))
+        return to_pil(upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble))
     if isinstance(image, np.ndarray):
-        return _upscale_numpy(image, s, model, mode, tile, device)
+        return _upscale_numpy(image, s, model, mode, tile, device, self_ensemble)
     if isinstance(image, torch.Tensor):
         if image.ndim == 4:
-            return torch.stack([upscale(t, s, model, device=device, tile=tile) for t in image])
+            return torch.stack([upscale(t, s, model, device=device, tile=tile, self_ensemble=self_ensemble)
+                                for t in image])
         if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
             raise ConfigError(f"expected a (C, H, W) or (N, C, H, W) tensor with C in 1..4, "
                               f"got shape {tuple(image.shape)}")
         arr = image.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
-        res = _upscale_numpy(arr, s, model, mode, tile, device)
+        res = _upscale_numpy(arr, s, model, mode, tile, device, self_ensemble)
         return torch.from_numpy(res).permute(2, 0, 1).to(image.device, image.dtype)
     raise ConfigError(f"cannot upscale an object of type {type(image).__name__}; "
                       "pass a PIL image, a numpy array or a torch tensor")
@@ -322,7 +368,7 @@ _MODES_BY_C = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int | None,
-                   device: str | torch.device) -> np.ndarray:
+                   device: str | torch.device, self_ensemble: bool = False) -> np.ndarray:
     squeeze = a.ndim == 2
     arr = a[:, :, None] if squeeze else a
     if arr.ndim != 3 or arr.shape[2] not in _MODES_BY_C:
@@ -336,7 +382,7 @@ def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int |
     else:
         raise ConfigError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
     pic = Picture(data, _MODES_BY_C[arr.shape[2]], 16 if depth == 16 else 8)
-    out = upscale_picture(pic, s, model, mode, tile=tile, device=device).data
+    out = upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble).data
     if depth == 8:
         res: np.ndarray = np.floor(out.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
     elif depth == 16:

@@ -50,12 +50,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, dihedral, grid_positions, random_positions
+from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, grid_positions, random_positions
 from .datasets import list_images, resolve_set
 from .errors import ConfigError
 from .evaluate import evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
 from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, linear_through
+from .symmetry import dihedral
 from .weights import Weights, load_weights, save_weights
 
 RECIPES = ("paper", "fast")
