@@ -150,6 +150,13 @@ def _broken_link(d: Path) -> Path:
     return d / "link.png"
 
 
+def _nan_tiff(d: Path) -> Path:
+    a = np.full((20, 30), 0.5, np.float32)
+    a[3, 4] = np.nan
+    Image.fromarray(a).save(d / "nan.tif")
+    return d / "nan.tif"
+
+
 def _empty_folder(d: Path) -> Path:
     (d / "nothing").mkdir()
     return d / "nothing"
@@ -166,6 +173,7 @@ BAD_INPUTS: list[tuple[str, Callable[[Path], Path], tuple[str, ...]]] = [
     ("EPS named .png", _eps, ("not an image",)),
     ("named pipe", _fifo, ("not a regular file",)),
     ("broken symbolic link", _broken_link, ("broken symbolic link",)),
+    ("float TIFF with a NaN", _nan_tiff, ("nan.tif", "NaN or infinite")),
     ("folder without images", _empty_folder, ("no images found",)),
 ]
 
@@ -210,8 +218,8 @@ def test_bad_inputs_in_a_batch(capsys: pytest.CaptureFixture[str], tmp_path: Pat
                         str(weights_file), "--out-dir", str(out))
     assert code == 1 and "Traceback" not in err
     # link.png is a broken symlink: listing a folder skips it; missing.png is reported.
-    assert "done 1, skipped 0, failed 7" in err, err
-    for needle in ("no such file", "empty file", "truncated", "not an image", "pixel limit"):
+    assert "done 1, skipped 0, failed 8" in err, err
+    for needle in ("no such file", "empty file", "truncated", "not an image", "pixel limit", "NaN"):
         assert f"failed: {d}" in err and needle in err
     assert sorted(_tree(out)) == ["good.png"]
     assert _tree(d) == before
@@ -252,6 +260,11 @@ def test_odd_images_work(capsys: pytest.CaptureFixture[str], tmp_path: Path, ide
         "rot.jpg": (_save(d, "rot.jpg", Image.fromarray(a), exif=exif.tobytes()), "RGB", (60, 90),
                     "applied EXIF orientation 6"),
         "anim.gif": (d / "anim.gif", "RGB", (90, 60), "GIF has 2 frames; using the first"),
+        # Float TIFFs: values in [0, 1] are taken as they are, anything else as 0..255.
+        "unit.tif": (_save(d, "unit.tif", Image.fromarray(a[:, :, 0].astype(np.float32) / 255)), "L", (90, 60),
+                     "32-bit float image read as 0..1 grayscale"),
+        "f255.tif": (_save(d, "f255.tif", Image.fromarray(a[:, :, 0].astype(np.float32) * 1.5 - 40)), "L",
+                     (90, 60), "32-bit float image read as 0..255 grayscale; values outside it clipped"),
     }
     before = _tree(d)
     for name, (src, mode, size, note) in cases.items():
@@ -274,6 +287,10 @@ def test_odd_images_work(capsys: pytest.CaptureFixture[str], tmp_path: Path, ide
             assert got[:, :, 3].min() == 0 and got[:, :, 3].max() == 255  # transparency kept
         if name == "anim.gif":
             assert got[:, :, 0].mean() > 150 and got[:, :, 2].mean() < 80  # the first (red) frame
+        if name == "unit.tif":  # the identity network: the output's mean is the input's, in 0..255
+            assert abs(got.mean() - a[:, :, 0].mean()) < 2.0
+        if name == "f255.tif":
+            assert abs(got.mean() - np.clip(a[:, :, 0] * 1.5 - 40, 0, 255).mean()) < 2.0
     assert _tree(d) == before
     _no_temp_files(tmp_path)
 

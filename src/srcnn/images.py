@@ -8,6 +8,8 @@ Every input is normalised to a :class:`Picture`: float32 ``(H, W, C)`` in [0, 1]
 * 16-bit grayscale (``I;16``, ``I``) keeps its precision: values / 65535, written back as 16-bit
   PNG/TIFF (8-bit for formats without 16-bit support). Pillow decodes 16-bit *colour* PNGs to
   8 bits per channel, so those are processed as 8-bit (a note says so);
+* 32-bit float grayscale (``F``, e.g. float TIFF): read as 0..1 when every value lies in [0, 1],
+  else as 0..255 (clipped); NaN or infinite values are refused; written back as 8-bit;
 * EXIF orientation is applied (the pixels are turned upright; the orientation tag is not copied);
 * animated images (GIF, APNG, WebP): the first frame is used, and a note says so;
 * a pixel limit (default 100 megapixels, :data:`DEFAULT_MAX_PIXELS`) refuses a file whose header
@@ -104,8 +106,16 @@ def from_pil(img: Image.Image) -> Picture:
         return Picture(data.astype(np.float32), "L", 16, notes)
     if depth == 32:
         a = np.asarray(img).astype(np.float64)
-        data = np.clip(a / 255.0, 0.0, 1.0)[:, :, None]
-        notes.append("32-bit float image read as 0..255 grayscale")
+        if not np.isfinite(a).all():
+            raise ImageReadError("32-bit float image holds NaN or infinite values")
+        if a.size and a.min() >= 0.0 and a.max() <= 1.0:  # already normalised: keep it as it is
+            data = a[:, :, None]
+            notes.append("32-bit float image read as 0..1 grayscale")
+        else:
+            data = np.clip(a / 255.0, 0.0, 1.0)[:, :, None]
+            clipped = a.min() < 0.0 or a.max() > 255.0
+            notes.append("32-bit float image read as 0..255 grayscale" + ("; values outside it clipped"
+                                                                         if clipped else ""))
         return Picture(data.astype(np.float32), "L", 8, notes)
     a = np.asarray(img)
     if a.ndim == 2:
@@ -200,7 +210,10 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
                     orientation = img.getexif().get(0x0112)
                     if orientation not in (None, 1):
                         notes.append(f"applied EXIF orientation {orientation}")
-                pic = from_pil(upright)
+                try:
+                    pic = from_pil(upright)
+                except ImageReadError as e:
+                    raise ImageReadError(f"{p}: {e}") from None
                 pic.notes[:0] = notes
     except ImageReadError:
         raise
