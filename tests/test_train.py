@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import signal
@@ -244,6 +245,16 @@ def test_default_learning_rates() -> None:
     assert TrainConfig(recipe="paper").base_lr == 1e-4
     with pytest.raises(ConfigError, match="warmup"):
         TrainConfig(warmup=-1)
+
+
+@pytest.mark.parametrize(("field", "value"), [("max_minutes", -1.0), ("max_minutes", 0.0),
+                                              ("max_minutes", math.inf), ("epochs", 0.0),
+                                              ("lr", -1e-3), ("lr", math.nan)])
+def test_run_lengths_and_rates_must_be_positive(field: str, value: float) -> None:
+    # --max-minutes -1 used to start a run that stopped at step 0 and still wrote its files.
+    with pytest.raises(ConfigError, match=f"{field.replace('_', '-')} must be a positive number"):
+        TrainConfig(**{field: value})  # type: ignore[arg-type]
+    assert getattr(TrainConfig(**{field: 0.5}), field) == 0.5  # type: ignore[arg-type]
 
 
 def test_clock_bounded_run_anneals_and_logs_its_end(tiny_root: Path, tmp_path: Path) -> None:

@@ -121,6 +121,10 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive, got {v}")
+        for name in ("epochs", "max_minutes", "lr"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ConfigError(f"{name.replace('_', '-')} must be a positive number, got {v}")
         if not self.scales:
             raise ConfigError("give at least one scale")
         if self.scale_poly < 0:
