@@ -97,6 +97,18 @@ def test_numpy_and_tensor_kinds(photo: np.ndarray) -> None:
         upscale(np.zeros((4, 4, 5), np.uint8), 2, w)
     with pytest.raises(ConfigError):
         upscale([1, 2, 3], 2, w)  # type: ignore[call-overload]
+    # A uint8 tensor is 0..255, as a uint8 array is (it used to be clipped to 0..1: a black image).
+    t8 = torch.from_numpy(photo).permute(2, 0, 1)
+    o8 = upscale(t8, 2, w)
+    assert o8.dtype == torch.uint8 and torch.equal(o8.permute(1, 2, 0), torch.from_numpy(upscale(photo, 2, w)))
+    with pytest.raises(ConfigError, match="tensor dtype"):
+        upscale(t8.to(torch.int32), 2, w)
+    bad = f.copy()
+    bad[3, 4, 1] = np.nan
+    with pytest.raises(ConfigError, match="NaN"):
+        upscale(bad, 2, w)
+    with pytest.raises(ConfigError, match="no pixels"):
+        upscale(np.zeros((0, 10), np.uint8), 2, w)
 
 
 def test_scale_mismatch_refused(photo: np.ndarray) -> None:

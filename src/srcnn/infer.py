@@ -335,7 +335,9 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     * PIL image: any mode; returns L, LA, RGB or RGBA (palette images come back as RGB/RGBA).
     * numpy array: ``(H, W)`` or ``(H, W, C)`` with C in {1, 2, 3, 4} (gray, gray+alpha, RGB, RGBA);
       uint8 -> uint8, uint16 -> uint16, float (in [0, 1]) -> float32.
-    * torch tensor: ``(C, H, W)`` or ``(N, C, H, W)`` float in [0, 1] -> same layout, float.
+    * torch tensor: ``(C, H, W)`` or ``(N, C, H, W)``, float in [0, 1] or uint8 -> same layout and dtype.
+
+    NaN or infinite values and empty images raise :class:`ConfigError`.
 
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
     :class:`SRCNN`, or ``None`` for the best shipped model for ``scale``.
@@ -357,7 +359,12 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
         if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
             raise ConfigError(f"expected a (C, H, W) or (N, C, H, W) tensor with C in 1..4, "
                               f"got shape {tuple(image.shape)}")
-        arr = image.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
+        if image.dtype == torch.uint8:  # 0..255, as a uint8 numpy array would be
+            arr = image.detach().cpu().permute(1, 2, 0).numpy()
+        elif image.is_floating_point():
+            arr = image.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
+        else:
+            raise ConfigError(f"unsupported tensor dtype {image.dtype}; use a float tensor in [0, 1] or uint8")
         res = _upscale_numpy(arr, s, model, mode, tile, device, self_ensemble)
         return torch.from_numpy(res).permute(2, 0, 1).to(image.device, image.dtype)
     raise ConfigError(f"cannot upscale an object of type {type(image).__name__}; "
@@ -373,11 +380,15 @@ def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int |
     arr = a[:, :, None] if squeeze else a
     if arr.ndim != 3 or arr.shape[2] not in _MODES_BY_C:
         raise ConfigError(f"expected (H, W) or (H, W, C) with C in 1..4, got shape {a.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ConfigError(f"the image has no pixels (shape {a.shape})")
     if arr.dtype == np.uint8:
         data, depth = arr.astype(np.float32) / 255.0, 8
     elif arr.dtype == np.uint16:
         data, depth = arr.astype(np.float32) / 65535.0, 16
     elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ConfigError("the image holds NaN or infinite values")
         data, depth = np.clip(arr.astype(np.float32), 0.0, 1.0), 0
     else:
         raise ConfigError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
