@@ -130,3 +130,22 @@ def test_cli_upscale_and_evaluate_self_ensemble(tmp_path: Path, photo: np.ndarra
     p = [d["sets"][0]["images"][0] for d in docs]
     assert p[0]["psnr_bicubic"] == p[1]["psnr_bicubic"] and p[0]["psnr_model"] != p[1]["psnr_model"]
     assert "self-ensemble" in capsys.readouterr().out
+
+
+def test_progress_reports_output_rows(tmp_path: Path, photo: np.ndarray,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    model = random_weights("9-1-5").build()
+    pic = Picture(photo.astype(np.float32) / 255, "RGB", 8)
+    calls: list[tuple[int, int]] = []
+    upscale_picture(pic, 3, model, tile=40, max_memory=1 << 20, progress=lambda d, t: calls.append((d, t)))
+    done = [d for d, _ in calls]
+    assert len(calls) > 2 and done == sorted(done) and calls[-1] == (288, 288)  # stripe by stripe
+    # A single image on the command line: a bar in output rows on stderr; -q hides it.
+    src = tmp_path / "in.png"
+    Image.fromarray(photo).save(src)
+    capsys.readouterr()
+    assert main(["upscale", str(src), "-s", "3", "-o", str(tmp_path / "o.png"), "--max-memory", "1M"]) == 0
+    cap = capsys.readouterr()
+    assert "288/288" in cap.err and "row" in cap.err and "->" in cap.out
+    assert main(["upscale", str(src), "-s", "3", "-o", str(tmp_path / "q.png"), "--max-memory", "1M", "-q"]) == 0
+    assert capsys.readouterr().err == ""

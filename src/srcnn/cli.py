@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -480,6 +480,17 @@ def _bar(total: int, desc: str, quiet: bool, unit: str = "it") -> Any:
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
 
+def _rows_progress(bar: Any) -> Callable[[int, int], None] | None:
+    """An ``upscale_picture`` progress callback that moves ``bar`` to the output rows done."""
+    if bar is None:
+        return None
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return update
+
+
 def _collect_inputs(inputs: Sequence[str], recursive: bool, exclude: Path | None = None
                     ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Expand the command-line inputs. Returns ``(found, bad)``: ``found`` holds (file, output path
@@ -587,7 +598,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from .errors import ImageReadError, ImageWriteError
     from .images import _SIXTEEN_BIT_FORMATS as SIXTEEN_BIT_FORMATS
     from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image
-    from .infer import check_scale, resolve_model, upscale_picture
+    from .infer import check_scale, output_size_for, resolve_model, upscale_picture
 
     scale = check_scale(args.scale)
     if args.threads:
@@ -672,9 +683,17 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 enc_notes = [f"{fmt} cannot hold 16 bits; wrote 8 bits"] if pic.bit_depth == 16 and depth == 8 \
                     else []
                 # Straight to an 8/16-bit PIL image, stripe by stripe: bounded memory for huge outputs.
-                img = upscale_picture(pic, scale, model, mode, tile=tile, max_memory=max_memory,
-                                      device=args.device, as_pil=True, bit_depth=depth,
-                                      self_ensemble=args.self_ensemble)
+                in_h, in_w = pic.data.shape[:2]
+                rows_bar = None if batch else _bar(output_size_for(in_h, in_w, scale)[0], "upscale", args.quiet,
+                                                   unit="row")
+                try:
+                    img = upscale_picture(pic, scale, model, mode, tile=tile, max_memory=max_memory,
+                                          device=args.device, as_pil=True, bit_depth=depth,
+                                          self_ensemble=args.self_ensemble,
+                                          progress=_rows_progress(rows_bar))
+                finally:
+                    if rows_bar:
+                        rows_bar.close()
                 if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
                     enc_notes.append("JPEG has no alpha channel; alpha dropped")
                     img = img.convert("RGB" if img.mode == "RGBA" else "L")

@@ -205,17 +205,20 @@ def stripe_rows_for(tile: int | None, height: int, width: int, max_memory: int |
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
                     max_memory: int | None = ..., as_pil: Literal[False] = ...,
-                    bit_depth: int | None = ..., self_ensemble: bool = ...) -> Picture: ...
+                    bit_depth: int | None = ..., self_ensemble: bool = ...,
+                    progress: Callable[[int, int], None] | None = ...) -> Picture: ...
 @overload
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
                     max_memory: int | None = ..., as_pil: Literal[True],
-                    bit_depth: int | None = ..., self_ensemble: bool = ...) -> Image.Image: ...
+                    bit_depth: int | None = ..., self_ensemble: bool = ...,
+                    progress: Callable[[int, int], None] | None = ...) -> Image.Image: ...
 @torch.inference_mode()
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = "y", *,
                     tile: int | None = DEFAULT_TILE, device: str | torch.device = "cpu",
                     max_memory: int | None = None, as_pil: bool = False,
-                    bit_depth: int | None = None, self_ensemble: bool = False) -> Picture | Image.Image:
+                    bit_depth: int | None = None, self_ensemble: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> Picture | Image.Image:
     """Upscale a :class:`Picture` (the low-resolution image) by ``scale``. Returns a new Picture
     with the same mode and bit depth, values clipped to [0, 1].
 
@@ -230,6 +233,8 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     ``self_ensemble=True`` runs the network on the 8 flips and rotations of each stripe and
     averages the results mapped back (:func:`ensemble_rows`): 8 times the network's work, +0.04 to
     +0.19 dB on the test sets for the shipped models (README, "Self-ensemble").
+
+    ``progress(done, total)`` is called after each stripe with the output rows done so far.
     """
     h, w = pic.data.shape[:2]
     oh, ow = output_size_for(h, w, scale)
@@ -297,6 +302,8 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         else:
             assert data is not None
             data[a:b] = part
+        if progress is not None:
+            progress(b, oh)
     if canvas is not None:
         return canvas
     assert data is not None
