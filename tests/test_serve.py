@@ -113,6 +113,21 @@ def test_json_variant_with_bicubic(client: TestClient, photo_png: bytes) -> None
     assert j["model"] == "identity.safetensors" and j["scale"] == 2.5 and j["seconds"] >= 0
 
 
+def test_self_ensemble_field(client: TestClient, photo_png: bytes) -> None:
+    def post(flag: str | None) -> Any:
+        data = {"scale": "3", "model": "w.safetensors"} | ({} if flag is None else {"self_ensemble": flag})
+        return client.post("/api/upscale", files={"file": ("photo.png", photo_png, "image/png")}, data=data)
+
+    plain, off, on = post(None), post("0"), post("1")
+    assert plain.status_code == off.status_code == on.status_code == 200
+    assert (plain.headers["x-self-ensemble"], on.headers["x-self-ensemble"]) == ("0", "1")
+    assert plain.content == off.content
+    a, b = (np.asarray(Image.open(io.BytesIO(r.content))).astype(int) for r in (plain, on))
+    assert a.shape == b.shape == (288, 336, 3) and np.abs(a - b).max() > 0  # random weights: not symmetric
+    r = post("maybe")
+    assert r.status_code == 400 and "self_ensemble must be 1 or 0" in r.json()["error"]
+
+
 def test_oversize_upload_refused(client: TestClient) -> None:
     noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
     big = _png(noise)
@@ -258,6 +273,7 @@ def test_browser_upload_shows_result(live_server: str, tmp_path: Path, photo: np
             assert "trained for x2, x2.5, x3" in page.inner_text("#trained")
             scale = 2.5
             page.fill("#scale", str(scale))
+            page.check("#ens")
             page.set_input_files("#file", str(src))
             page.wait_for_function("document.getElementById('result').dataset.ready === '1'",
                                    timeout=30_000)
@@ -270,6 +286,7 @@ def test_browser_upload_shows_result(live_server: str, tmp_path: Path, photo: np
             assert (page.get_attribute("#download", "href") or "").startswith("blob:")
             assert page.is_hidden("#error")
             assert "112x96 → 280x240" in page.inner_text("#info")
+            assert "self-ensemble" in page.inner_text("#tagB")
             page.screenshot(path=str(tmp_path / "serve.png"))
             # Too large a file: refused in the page with the limit, before any upload.
             page.set_input_files("#file", str(noise))
