@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="CPU threads for the network (default: torch's, one per core)")
     up.add_argument("--self-ensemble", action="store_true",
                     help="run the network on the 8 flips and rotations of the image and average "
-                    "them: 0.04 to 0.19 dB higher PSNR on Set5/Set14/BSD100, about 7 times slower")
+                    "them: 0.04 to 0.19 dB higher PSNR on Set5/Set14/BSD100, 7 to 8.5 times slower")
     up.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
     up.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar, notes or summary (errors are still printed)")
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print the per-image table (default: on)")
     ev.add_argument("--self-ensemble", action="store_true",
                     help="average the model over the 8 flips and rotations of each image (not the "
-                    "papers' protocol; about 7 times slower)")
+                    "papers' protocol; 7 to 8.5 times slower)")
     ev.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

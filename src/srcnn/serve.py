@@ -8,7 +8,7 @@
 * ``GET /api/models``: the models on offer (shipped models and weights files given to the server)
   and the server's limits;
 * ``POST /api/upscale`` (multipart: ``file``, ``scale``, ``model``, optional ``self_ensemble``
-  ``1``/``0``: average the network over the 8 flips and rotations, about 7x the time): the SRCNN
+  ``1``/``0``: average the network over the 8 flips and rotations, 7-8x the time): the SRCNN
   result as PNG, with ``X-Input-Size``, ``X-Output-Size``, ``X-Model``, ``X-Scale``,
   ``X-Self-Ensemble`` headers; with ``?format=json`` a JSON object with the sizes, notes and both the
   SRCNN and the bicubic PNG in base64.
@@ -437,7 +437,7 @@ PAGE = r"""<!doctype html>
     <span class="muted" id="trained"></span>
     <label>Scale <input id="scale" type="number" min="1.1" max="16" step="0.1" value="3"></label>
     <label title="average the network over the 8 flips and rotations of the image:
-a little sharper, about 7x slower"><input id="ens" type="checkbox"> Self-ensemble</label>
+a little sharper, 7-8x slower"><input id="ens" type="checkbox"> Self-ensemble</label>
     <button id="go" disabled>Upscale</button>
   </div>
   <div id="error" role="alert" hidden></div>
