@@ -14,7 +14,7 @@ from srcnn.cli import main
 from srcnn.engine import Engine
 from srcnn.evaluate import evaluate_image
 from srcnn.images import Picture
-from srcnn.infer import ensemble_rows, run_model, upscale, upscale_picture
+from srcnn.infer import run_model, upscale, upscale_picture
 from srcnn.model import SRCNN
 from srcnn.symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 
@@ -64,17 +64,17 @@ def test_self_ensemble_of_a_symmetric_network_is_the_network() -> None:
     assert (run_model(model, x, tile=None, self_ensemble=True) - single).abs().max().item() <= 1e-5
 
 
-def test_ensemble_rows_needs_the_context() -> None:
+def test_ensemble_rows_need_the_context() -> None:
     engine = Engine(random_weights("9-1-5").build())
     x = torch.rand(1, 1, 20, 30)
     r = engine.radius
     # Rows 10..14 of a 40-row image from a slice that starts at row 8: less than the radius above.
     with pytest.raises(ValueError, match="context"):
-        ensemble_rows(engine, x, (10, 14), row0=8, height=40)
+        engine.run_rows(x, (10, 14), row0=8, height=40, self_ensemble=True)
     # With the context the slice gives the whole-image result on those rows.
     full = torch.rand(1, 1, 40, 30)
-    part = ensemble_rows(engine, full[..., 10 - r:14 + r, :], (10, 14), row0=10 - r, height=40)
-    whole = ensemble_rows(engine, full, (0, 40))
+    part = engine.run_rows(full[..., 10 - r:14 + r, :], (10, 14), row0=10 - r, height=40, self_ensemble=True)
+    whole = engine(full, self_ensemble=True)
     assert (part - whole[..., 10:14, :]).abs().max().item() <= 1e-5
 
 

@@ -78,6 +78,7 @@ from torch import Tensor
 
 from .errors import ConfigError
 from .model import SRCNN, SRCNNConfig
+from .symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 
 #: Positions per GEMM chunk on CPU (per worker: im2col ``[82, Q]``, activations ``[65, Q]`` and
 #: ``[32, Q]``). Sweep for 9-1-5, 512x512, 2 workers (MP/s): 1024: 1.57, 2048: 2.86, 4096: 2.80
@@ -529,11 +530,13 @@ class Engine:
 
     # ------------------------------------------------------------------------------ public
     def run_rows(self, x: Tensor, rows: tuple[int, int], *, row0: int = 0, height: int | None = None,
-                 tile: int | tuple[int, int] | None = None, out: Tensor | None = None) -> Tensor:
+                 tile: int | tuple[int, int] | None = None, out: Tensor | None = None,
+                 self_ensemble: bool = False) -> Tensor:
         """Output rows ``rows = (a, b)`` of the model applied to an image of ``height`` rows (default:
         ``row0 + x.shape[-2]``) of which ``x`` (N, C, h, W) holds rows ``row0 .. row0 + h``. ``x``
         must hold ``radius`` rows of context above ``a`` and below ``b`` (or reach the image's
-        border). ``tile``: output pixels per tile side (or ``(th, tw)``); ``None``: one tile."""
+        border). ``tile``: output pixels per tile side (or ``(th, tw)``); ``None``: one tile.
+        ``self_ensemble``: the mean over the 8 flips/rotations of ``x`` (:meth:`_ensemble_rows`)."""
         n, c, h, w = x.shape
         if c != self.config.channels:
             raise ConfigError(f"the model takes {self.config.channels} channel(s), got {c}")
@@ -543,6 +546,8 @@ class Engine:
         if not (0 <= a <= b <= height) or (a - R < row0 and row0 > 0) or \
                 (b + R > row0 + h and row0 + h < height):
             raise ValueError("run_rows: x does not hold the context the rows need")
+        if self_ensemble:
+            return self._ensemble_rows(x, (a - row0, b - row0), tile, out)
         if out is None:
             out = torch.empty((n, c, b - a, w), dtype=x.dtype, device=x.device)
         if isinstance(tile, tuple):
@@ -588,6 +593,24 @@ class Engine:
                             self._run_frame(xf[i], fr, row0, height, w, tmp)
                             dst.copy_(tmp)
         return out
+
+    def _ensemble_rows(self, x: Tensor, rows: tuple[int, int], tile: int | tuple[int, int] | None,
+                       out: Tensor | None) -> Tensor:
+        """Rows ``rows`` of ``x``'s self-ensemble: each of the 8 dihedral views of ``x`` runs whole
+        (tiles turned with the view), is mapped back, and the rows are averaged; 8 times the work.
+        Exact: a view's edges are the image's real borders or cut edges that :meth:`run_rows` has
+        checked lie at least the radius away from the rows, so the padding there never reaches them."""
+        a, b = rows
+        th, tw = tile if isinstance(tile, tuple) else (tile or 0, tile or 0)
+        acc: Tensor | None = None
+        for k in range(DIHEDRAL_ORDER):
+            v = dihedral(x, k).contiguous()
+            t = None if not tile else ((tw, th) if k % 2 else (th, tw))  # odd k swap height and width
+            y = dihedral_inverse(self.run_rows(v, (0, v.shape[-2]), tile=t), k)[..., a:b, :]
+            acc = y.clone() if acc is None else acc.add_(y)
+        assert acc is not None
+        acc.div_(DIHEDRAL_ORDER)
+        return acc if out is None else out.copy_(acc)
 
     def _conv_tile(self, x: Tensor, row0: int, height: int, width: int,
                    box: tuple[int, int, int, int]) -> Tensor:
@@ -653,9 +676,11 @@ class Engine:
         self._pool = None
         self._workers = 1
 
-    def __call__(self, x: Tensor, *, tile: int | tuple[int, int] | None = None) -> Tensor:
-        """The model applied to ``x`` (N, C, H, W), in tiles of ``tile`` output pixels per side."""
-        return self.run_rows(x, (0, x.shape[-2]), tile=tile)
+    def __call__(self, x: Tensor, *, tile: int | tuple[int, int] | None = None,
+                 self_ensemble: bool = False) -> Tensor:
+        """The model applied to ``x`` (N, C, H, W), in tiles of ``tile`` output pixels per side
+        (averaged over the 8 flips/rotations of ``x`` with ``self_ensemble``)."""
+        return self.run_rows(x, (0, x.shape[-2]), tile=tile, self_ensemble=self_ensemble)
 
 
 # ------------------------------------------------------------------------------------ ONNX

@@ -108,14 +108,14 @@ def from_pil(img: Image.Image) -> Picture:
         a = np.asarray(img).astype(np.float64)
         if not np.isfinite(a).all():
             raise ImageReadError("32-bit float image holds NaN or infinite values")
-        if a.size and a.min() >= 0.0 and a.max() <= 1.0:  # already normalised: keep it as it is
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if lo >= 0.0 and hi <= 1.0:  # already normalised: keep it as it is
             data = a[:, :, None]
             notes.append("32-bit float image read as 0..1 grayscale")
         else:
             data = np.clip(a / 255.0, 0.0, 1.0)[:, :, None]
-            clipped = a.min() < 0.0 or a.max() > 255.0
             notes.append("32-bit float image read as 0..255 grayscale" + ("; values outside it clipped"
-                                                                         if clipped else ""))
+                                                                         if lo < 0.0 or hi > 255.0 else ""))
         return Picture(data.astype(np.float32), "L", 8, notes)
     a = np.asarray(img)
     if a.ndim == 2:

@@ -35,7 +35,6 @@ from .errors import ConfigError, WeightsError
 from .images import Picture, from_pil, to_pil
 from .model import SRCNN
 from .resize import imresize_rows, source_rows
-from .symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 from .weights import Weights, load_weights
 
 MAX_SCALE = 16.0
@@ -74,38 +73,11 @@ def run_model(model: SRCNN, x: torch.Tensor, *, tile: int | None = DEFAULT_TILE,
     ``model(x)`` up to float rounding (max abs difference ~1e-6 in fp32).
 
     ``self_ensemble``: the mean of the model's outputs over the 8 flips and rotations of ``x``,
-    each mapped back (:func:`ensemble_rows`); 8 times the work."""
+    each mapped back (:meth:`srcnn.engine.Engine.run_rows`); 8 times the work."""
     if model.config.padding == "valid":
         raise ConfigError("run_model needs a same-size model (padding 'replicate' or 'zeros')")
     _n, _c, h, w = x.shape
-    if self_ensemble:
-        return ensemble_rows(Engine(model), x, (0, h), tile=tile)
-    return Engine(model)(x, tile=(tile, tile) if tile else (max(1, h), max(1, w)))
-
-
-def ensemble_rows(engine: Engine, x: torch.Tensor, rows: tuple[int, int], *, row0: int = 0,
-                  height: int | None = None, tile: int | None = None) -> torch.Tensor:
-    """Self-ensemble of output rows ``rows = (a, b)``, with the contract of
-    :meth:`srcnn.engine.Engine.run_rows` (``x`` holds rows ``row0 ..`` of an image of ``height`` rows,
-    with the network's radius of context around ``a .. b`` or up to the image's border).
-
-    Each of the 8 dihedral views of ``x`` goes through the model whole, in ``tile`` x ``tile`` tiles
-    (``None``: one tile), is mapped back, and the rows are averaged. Exact: a view's borders are the
-    image's real borders, or cut edges that lie at least the radius away from rows ``a .. b``, so
-    the padding there never reaches them."""
-    h = x.shape[-2]
-    height = row0 + h if height is None else height
-    a, b = rows
-    r = engine.radius
-    if not (0 <= a <= b <= height) or (a - r < row0 and row0 > 0) or (b + r > row0 + h and row0 + h < height):
-        raise ValueError("ensemble_rows: x does not hold the context the rows need")
-    acc: torch.Tensor | None = None
-    for k in range(DIHEDRAL_ORDER):
-        v = dihedral(x, k).contiguous()
-        y = dihedral_inverse(engine(v, tile=tile or None), k)[..., a - row0:b - row0, :]
-        acc = y.clone() if acc is None else acc.add_(y)
-    assert acc is not None
-    return acc.div_(DIHEDRAL_ORDER)
+    return Engine(model)(x, tile=(tile, tile) if tile else (max(1, h), max(1, w)), self_ensemble=self_ensemble)
 
 
 def tile_for(model: SRCNN, tile: int | None, max_memory: int | None) -> int | None:
@@ -231,7 +203,7 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     what ``srcnn upscale`` uses to keep huge outputs in bounded memory.
 
     ``self_ensemble=True`` runs the network on the 8 flips and rotations of each stripe and
-    averages the results mapped back (:func:`ensemble_rows`): 8 times the network's work, +0.04 to
+    averages the results mapped back (:meth:`srcnn.engine.Engine.run_rows`): 8 times the network's work, +0.04 to
     +0.19 dB on the test sets for the shipped models (README, "Self-ensemble").
 
     ``progress(done, total)`` is called after each stripe with the output rows done so far.
@@ -264,11 +236,6 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     rad = model.config.radius
     size = (oh, ow)
 
-    def network(v: torch.Tensor, rows: tuple[int, int], row0: int) -> torch.Tensor:
-        if self_ensemble:
-            return ensemble_rows(engine, v, rows, row0=row0, height=oh, tile=t)
-        return engine.run_rows(v, rows, row0=row0, height=oh, tile=tiles)
-
     depth = pic.bit_depth if bit_depth is None else bit_depth
     sixteen = depth == 16 and pic.mode == "L"
     canvas: Image.Image | None = None
@@ -283,11 +250,12 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         lo, hi = source_rows(h, w, (ca, cb), scale, size)
         big = imresize_rows(src[:, lo:hi], (ca, cb), scale, size, row0=lo, height=h)  # (C, cb-ca, ow)
         if mc == 1:
-            y = network(big[None, :1], (a, b), ca)[0]
+            y = engine.run_rows(big[None, :1], (a, b), row0=ca, height=oh, tile=tiles,
+                                self_ensemble=self_ensemble)[0]
             stripe = torch.cat([y, big[1:, a - ca:b - ca]], dim=0)
             out = ycbcr_to_rgb(stripe) if is_rgb else stripe
         else:
-            res = network(big[None], (a, b), ca)[0]
+            res = engine.run_rows(big[None], (a, b), row0=ca, height=oh, tile=tiles, self_ensemble=self_ensemble)[0]
             out = ycbcr_to_rgb(res) if channels_mode == "ycbcr" else res
             if not is_rgb:  # grayscale through a colour model: take the luma back
                 out = rgb_to_ycbcr(out.clamp(0, 1))[:1]
