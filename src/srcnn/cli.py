@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip inputs whose output already exists (counted as skipped)")
     up.add_argument("--allow-scale-mismatch", action="store_true",
                     help="use weights trained for another scale anyway")
+    up.add_argument("--strip-metadata", action="store_true",
+                    help="do not copy the input's EXIF (camera, date, GPS, ...) to the output; by "
+                    "default it is copied into JPEG, PNG and WebP outputs. The ICC colour profile is "
+                    "always kept: without it the colours of a wide-gamut photo would change")
     up.add_argument("--max-pixels", type=_non_negative_int, default=None,
                     help="refuse input images with more pixels than this, checked on the header "
                     "before decoding (default 100000000)")
@@ -578,11 +582,11 @@ class _PlainWriter:
         self._f.flush()
 
 
-def _save_image(img: Any, f: Any, fmt: str) -> None:
-    """Encode ``img`` as ``fmt`` into the open file ``f`` (as images.encode_image would)."""
+def _save_image(img: Any, f: Any, fmt: str, params: dict[str, object]) -> None:
+    """Encode ``img`` as ``fmt`` with Pillow ``save`` keywords ``params`` (``images.save_params``)
+    into the open file ``f``."""
     from .errors import ImageWriteError
 
-    params: dict[str, object] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
         img.save(_PlainWriter(f), format=fmt, **params)
     except (ValueError, KeyError) as e:
@@ -597,7 +601,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from . import fileio
     from .errors import ImageReadError, ImageWriteError
     from .images import _SIXTEEN_BIT_FORMATS as SIXTEEN_BIT_FORMATS
-    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image
+    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image, save_params
     from .infer import check_scale, output_size_for, resolve_model, upscale_picture
 
     scale = check_scale(args.scale)
@@ -679,6 +683,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                                               + (" or --skip-existing to skip it" if batch else ""))
                 fmt = format_for_path(dst)
                 pic = read_image(src, max_pixels=max_px)
+                if args.strip_metadata:
+                    pic.exif = None
                 depth = pic.bit_depth if fmt in SIXTEEN_BIT_FORMATS else 8
                 enc_notes = [f"{fmt} cannot hold 16 bits; wrote 8 bits"] if pic.bit_depth == 16 and depth == 8 \
                     else []
@@ -697,9 +703,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
                     enc_notes.append("JPEG has no alpha channel; alpha dropped")
                     img = img.convert("RGB" if img.mode == "RGBA" else "L")
+                params, meta_notes = save_params(pic, fmt, img.size)
+                enc_notes += meta_notes
                 if batch:
                     fileio.make_folder(dst.parent)
-                fileio.atomic_write_with(dst, functools.partial(_save_image, img, fmt=fmt),
+                fileio.atomic_write_with(dst, functools.partial(_save_image, img, fmt=fmt, params=params),
                                          overwrite=args.overwrite)
                 done += 1
                 if not args.quiet:

@@ -11,6 +11,10 @@ Every input is normalised to a :class:`Picture`: float32 ``(H, W, C)`` in [0, 1]
 * 32-bit float grayscale (``F``, e.g. float TIFF): read as 0..1 when every value lies in [0, 1],
   else as 0..255 (clipped); NaN or infinite values are refused; written back as 8-bit;
 * EXIF orientation is applied (the pixels are turned upright; the orientation tag is not copied);
+* metadata travels to the output: the ICC colour profile (so that a Display P3 or Adobe RGB photo
+  keeps its colours; not when the mode is converted, e.g. CMYK -> RGB, where it no longer fits)
+  and the EXIF block of JPEG, PNG and WebP files (camera, date, GPS ...; without the orientation
+  tag, with the pixel dimensions updated). Formats that cannot hold them get a note;
 * animated images (GIF, APNG, WebP): the first frame is used, and a note says so;
 * a pixel limit (default 100 megapixels, :data:`DEFAULT_MAX_PIXELS`) refuses a file whose header
   announces a huge image before it is decoded (Pillow's decompression-bomb guard is kept on);
@@ -40,6 +44,11 @@ MODES = ("L", "LA", "RGB", "RGBA")
 READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "TGA", "QOI",
                 "AVIF", "ICO", "PCX", "SGI", "JPEG2000", "PSD")
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+#: Pillow formats that can carry an ICC profile / an EXIF block (read and written).
+_ICC_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "WEBP", "AVIF"}
+_EXIF_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "AVIF"}
+#: Modes whose conversion to RGB changes the colour space (their ICC profile no longer applies).
+_FOREIGN_COLOUR_MODES = ("CMYK", "YCbCr", "LAB", "HSV")
 
 
 @dataclass
@@ -50,6 +59,9 @@ class Picture:
     mode: str
     bit_depth: int = 8
     notes: list[str] = field(default_factory=list)
+    #: The input's ICC colour profile and EXIF block (raw bytes), copied to the output when written.
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -90,14 +102,23 @@ def _normalise_mode(img: Image.Image, notes: list[str]) -> tuple[Image.Image, in
         return img.convert("LA"), 8
     if m in MODES:
         return img, 8
-    if m in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+    if m in _FOREIGN_COLOUR_MODES or m == "RGBX":
         notes.append(f"converted {m} to RGB")
         return img.convert("RGB"), 8
     raise ImageReadError(f"unsupported image mode {m!r}")
 
 
 def from_pil(img: Image.Image) -> Picture:
-    """A :class:`Picture` from a PIL image (EXIF orientation is *not* applied here)."""
+    """A :class:`Picture` from a PIL image (EXIF orientation is *not* applied here, and EXIF is not
+    kept; the ICC profile is, unless the mode's conversion changes the colour space)."""
+    pic = _from_pil(img)
+    icc = img.info.get("icc_profile")
+    if isinstance(icc, bytes) and icc and img.mode not in _FOREIGN_COLOUR_MODES:
+        pic.icc_profile = icc
+    return pic
+
+
+def _from_pil(img: Image.Image) -> Picture:
     notes: list[str] = []
     img, depth = _normalise_mode(img, notes)
     if depth == 16:
@@ -189,7 +210,9 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     try:
         # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; we refuse above ours.
         Image.MAX_IMAGE_PIXELS = max_pixels if max_pixels is not None else old_limit
-        with warnings.catch_warnings():
+        # Other decoder warnings (e.g. "Corrupt EXIF data") are recorded and become notes.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(p, formats=_read_formats()) as img:
                 w, h = img.size
@@ -214,6 +237,11 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
                     pic = from_pil(upright)
                 except ImageReadError as e:
                     raise ImageReadError(f"{p}: {e}") from None
+                if img.info.get("icc_profile") and pic.icc_profile is None:
+                    notes.append(f"the {img.mode} colour profile does not fit the RGB output; not copied")
+                if img.format in _EXIF_FORMATS:
+                    pic.exif = _read_exif(upright, notes)
+                notes += list(dict.fromkeys(f"decoder warning: {' '.join(str(w.message).split())}" for w in caught))
                 pic.notes[:0] = notes
     except ImageReadError:
         raise
@@ -238,17 +266,65 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
     return pic
 
 
+def _read_exif(img: Image.Image, notes: list[str]) -> bytes | None:
+    """The EXIF block of an upright image as bytes (None when there is none or it is unreadable)."""
+    try:
+        ex = img.getexif()
+        ex.pop(0x0112, None)  # the pixels are upright now
+        return ex.tobytes() if len(ex) else None
+    except Exception:  # a malformed EXIF block must not stop the upscale
+        notes.append("unreadable EXIF metadata; not copied")
+        return None
+
+
+def output_exif(exif: bytes, size: tuple[int, int]) -> bytes:
+    """``exif`` for an output of ``size`` (width, height): the pixel dimension tags updated."""
+    ex = Image.Exif()
+    ex.load(exif)
+    ex.pop(0x0112, None)
+    if 0x8769 in ex:  # the Exif sub-IFD: PixelXDimension, PixelYDimension
+        sub = ex.get_ifd(0x8769)
+        for tag, v in ((0xA002, size[0]), (0xA003, size[1])):
+            if tag in sub:
+                sub[tag] = v
+    return ex.tobytes()
+
+
+def save_params(pic: Picture, fmt: str, size: tuple[int, int]) -> tuple[dict[str, object], list[str]]:
+    """Pillow ``save`` keywords for writing ``pic``'s pixels as ``fmt`` (quality, and the input's
+    ICC profile and EXIF where the format holds them), and notes on what could not be kept."""
+    params: dict[str, object] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    notes: list[str] = []
+    if pic.icc_profile:
+        if fmt in _ICC_FORMATS:
+            params["icc_profile"] = pic.icc_profile
+        else:
+            notes.append(f"{fmt} cannot hold a colour profile; the input's ICC profile was not copied")
+    if pic.exif:
+        if fmt in _EXIF_FORMATS:
+            try:
+                params["exif"] = output_exif(pic.exif, size)
+            except Exception:
+                notes.append("unreadable EXIF metadata; not copied")
+        else:
+            notes.append(f"srcnn does not write EXIF to {fmt}; the input's EXIF was not copied")
+    return params, notes
+
+
 def to_pil(pic: Picture, *, bit_depth: int | None = None) -> Image.Image:
-    """A PIL image of ``pic`` (values clipped, rounded to nearest). 16-bit only for mode L."""
+    """A PIL image of ``pic`` (values clipped, rounded to nearest). 16-bit only for mode L. The
+    ICC profile, if any, is in the image's ``info`` (as Pillow's own operations keep it)."""
     depth = pic.bit_depth if bit_depth is None else bit_depth
     d = np.clip(pic.data, 0.0, 1.0)
     if depth == 16 and pic.mode == "L":
         a16 = np.floor(d[:, :, 0].astype(np.float64) * 65535.0 + 0.5).astype(np.uint16)
-        return Image.fromarray(a16)
-    a = np.floor(d.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
-    if pic.mode == "L":
-        return Image.fromarray(a[:, :, 0], mode="L")
-    return Image.fromarray(a, mode=pic.mode)
+        img = Image.fromarray(a16)
+    else:
+        a = np.floor(d.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+        img = Image.fromarray(a[:, :, 0], mode="L") if pic.mode == "L" else Image.fromarray(a, mode=pic.mode)
+    if pic.icc_profile:
+        img.info["icc_profile"] = pic.icc_profile
+    return img
 
 
 def encode_image(pic: Picture, fmt: str) -> tuple[bytes, list[str]]:
@@ -262,8 +338,9 @@ def encode_image(pic: Picture, fmt: str) -> tuple[bytes, list[str]]:
     if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
         notes.append("JPEG has no alpha channel; alpha dropped")
         img = img.convert("RGB" if img.mode == "RGBA" else "L")
+    params, meta_notes = save_params(pic, fmt, img.size)
+    notes += meta_notes
     buf = io.BytesIO()
-    params: dict[str, object] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     try:
         img.save(buf, format=fmt, **params)
     except (OSError, ValueError, KeyError) as e:

@@ -273,9 +273,11 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         if progress is not None:
             progress(b, oh)
     if canvas is not None:
+        if pic.icc_profile:
+            canvas.info["icc_profile"] = pic.icc_profile
         return canvas
     assert data is not None
-    return Picture(data, pic.mode, pic.bit_depth, list(pic.notes))
+    return Picture(data, pic.mode, pic.bit_depth, list(pic.notes), icc_profile=pic.icc_profile, exif=pic.exif)
 
 
 def _quantize(part: np.ndarray, sixteen: bool) -> Image.Image:
