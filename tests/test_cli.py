@@ -237,3 +237,14 @@ def test_exif_orientation_and_modes(capsys: pytest.CaptureFixture[str], tmp_path
     with Image.open(o16) as im:
         assert im.mode.startswith("I") and im.size == (336, 288)
         assert np.asarray(im).max() > 255
+
+
+def test_quick_single_upscale_prints_no_row_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The per-row bar of one image shows only after a second: a quick job prints just its line."""
+    src = tmp_path / "in.png"
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(src)
+    dst = tmp_path / "out.png"
+    code, out, err = _run(capsys, "upscale", str(src), "-s", "2", "-o", str(dst))
+    assert code == 0
+    assert "row/s" not in err and "%|" not in err
+    assert (out + err).strip().splitlines() == [f"{src} (80x60) -> {dst} (160x120)"]

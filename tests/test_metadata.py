@@ -152,3 +152,4 @@ def test_python_api_and_encoder_keep_the_profile(tmp_path: Path) -> None:
     assert Image.open(io.BytesIO(blob)).info.get("icc_profile") == OTHER
     # arrays carry no metadata and need none
     assert srcnn.upscale(np.asarray(img), 2).shape == (120, 160, 3)
+

@@ -476,12 +476,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _bar(total: int, desc: str, quiet: bool, unit: str = "it") -> Any:
+def _bar(total: int, desc: str, quiet: bool, unit: str = "it", delay: float = 0.0) -> Any:
+    """A tqdm bar on stderr (None when quiet or for a single step); ``delay``: seconds before it
+    first shows, so that quick jobs print nothing."""
     if quiet or total <= 1:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, delay=delay)
 
 
 def _rows_progress(bar: Any) -> Callable[[int, int], None] | None:
@@ -691,7 +693,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 # Straight to an 8/16-bit PIL image, stripe by stripe: bounded memory for huge outputs.
                 in_h, in_w = pic.data.shape[:2]
                 rows_bar = None if batch else _bar(output_size_for(in_h, in_w, scale)[0], "upscale", args.quiet,
-                                                   unit="row")
+                                                   unit="row", delay=1.0)
                 try:
                     img = upscale_picture(pic, scale, model, mode, tile=tile, max_memory=max_memory,
                                           device=args.device, as_pil=True, bit_depth=depth,
