@@ -814,3 +814,73 @@ def test_property_decode_resize_model_encode(w: int, h: int, mode: str, scale: f
         assert back.mode == _EXPECTED[mode], (mode, back.mode)
         arr = np.asarray(back)
         assert arr.dtype == (np.uint16 if mode == "I;16" else np.uint8)
+
+
+# ------------------------------------------------------------------ evaluation sets, pipes
+
+
+def test_evaluate_names_an_image_too_small_to_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from skimage import data
+
+    from srcnn.errors import DataError
+    from srcnn.evaluate import evaluate_image, min_eval_side
+
+    # modcrop, the border shave and the 11x11 SSIM window decide the smallest side
+    assert [min_eval_side(s) for s in (2, 3, 4, 2.5, 1.5)] == [16, 18, 20, 20, 15]
+    model = SRCNN(config_for("9-1-5"))
+    photo = data.camera()
+    assert evaluate_image(photo[:18, :18], 3, model)["psnr_bicubic"] is not None  # the smallest that works
+    with pytest.raises(DataError, match="17x18 is too small to evaluate at x3: it needs at least 18x18"):
+        evaluate_image(photo[:18, :17], 3, model)
+    folder = tmp_path / "myset"
+    folder.mkdir()
+    Image.fromarray(photo[:64, :64]).save(folder / "ok.png")
+    Image.fromarray(photo[:1, :1]).save(folder / "dot.png")
+    code, out, err = _run(capsys, "evaluate", "-w", "srcnn-915-x3", "--sets", str(folder), "-q")
+    assert code == 1 and out == ""
+    _error_line(err, "dot.png", "1x1 is too small to evaluate at x3")
+
+
+def test_evaluate_header_says_when_the_scale_is_not_the_trained_one(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from skimage import data
+
+    folder = tmp_path / "myset"
+    folder.mkdir()
+    Image.fromarray(data.camera()[:64, :64]).save(folder / "a.png")
+    code, out, _ = _run(capsys, "evaluate", "-w", "srcnn-915-x3", "-s", "2.5", "--sets", str(folder), "-q")
+    assert code == 0
+    assert out.splitlines()[0].startswith("SRCNN 9-1-5 (srcnn-915-x3, trained for x3), scale x2.5:")
+    code, out, _ = _run(capsys, "evaluate", "-w", "srcnn-915-x3", "--sets", str(folder), "-q")
+    assert code == 0 and out.splitlines()[0].startswith("SRCNN 9-1-5 (srcnn-915-x3), scale x3:")
+
+
+def test_train_checks_its_validation_images_before_starting(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from skimage import data
+
+    for sub in ("train", "val", "empty"):
+        (tmp_path / sub).mkdir()
+    Image.fromarray(data.astronaut()[:120, :120]).save(tmp_path / "train" / "a.png")
+    Image.fromarray(data.astronaut()[:10, :40]).save(tmp_path / "val" / "thin.png")
+    base = ["train", "--data-root", str(tmp_path), "--train-set", "train", "-q", "--max-steps", "1",
+            "--batch-size", "2"]
+    code, _, err = _run(capsys, *base, "--val-set", "val", "--out", str(tmp_path / "r1"))
+    assert code == 1
+    _error_line(err, "thin.png", "40x10 is too small to evaluate at x3", "--val-set")
+    code, _, err = _run(capsys, *base, "--val-set", "empty", "--out", str(tmp_path / "r2"))
+    assert code == 1
+    _error_line(err, "validation set 'empty' has no images")
+
+
+def test_a_closed_stdout_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`srcnn models | head -1`: the reader goes away; no traceback, exit 1."""
+    import sys
+
+    class ClosedPipe(io.StringIO):
+        def write(self, s: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["models"]) == 1
+    assert "Traceback" not in capsys.readouterr().err

@@ -442,6 +442,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
     ens = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
+    if not w.supports_scale(scale):  # allowed (a research question), but said in the header
+        ens += ", trained for " + "/".join(f"x{s:g}" for s in w.scales)
     print(f"SRCNN {w.config.name} ({w.name}{ens}), scale x{scale:g}: Y-PSNR (dB) / SSIM, "
           f"border {int(-(-scale // 1))} px shaved")
     rgb = any(r.psnr_rgb_model is not None for s in results for r in s.images)
@@ -1019,6 +1021,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         _err("out of memory; try a smaller --tile or a smaller image")
         return EXIT_FAIL
+    except BrokenPipeError:  # the reader of stdout went away (`srcnn models | head -1`): stop quietly
+        _silence_stdout()
+        return EXIT_FAIL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in tests)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -88,6 +88,17 @@ def shave_border(scale: float) -> int:
     return math.ceil(scale - 1e-9)
 
 
+SSIM_WINDOW = 11
+
+
+def min_eval_side(scale: float) -> int:
+    """The smallest image side that can be evaluated at ``scale``: after modcrop and the border
+    shave, the 11x11 SSIM window must fit."""
+    mod = scale_modulo(scale)
+    need = SSIM_WINDOW + 2 * shave_border(scale)
+    return -(-need // mod) * mod
+
+
 def load_ground_truth(path: Path) -> np.ndarray:
     """uint8 ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, as ``imread`` gives it."""
     try:
@@ -107,9 +118,12 @@ def evaluate_image(gt: np.ndarray, scale: float, model: SRCNN, channels_mode: st
     ``self_ensemble``: the model averaged over the 8 flips and rotations of its input."""
     mod = scale_modulo(scale)
     border = shave_border(scale)
+    if min(gt.shape[:2]) < min_eval_side(scale):
+        n = min_eval_side(scale)
+        raise DataError(f"image {gt.shape[1]}x{gt.shape[0]} is too small to evaluate at x{scale:g}: it needs "
+                        f"at least {n}x{n} pixels (modcrop to {mod}, {border}-pixel border shaved, "
+                        f"{SSIM_WINDOW}x{SSIM_WINDOW} SSIM window)")
     gt = modcrop(gt, mod)
-    if gt.shape[0] // mod < 1 or gt.shape[1] // mod < 1:
-        raise ValueError(f"image {gt.shape[:2]} too small for scale {scale}")
     y_gt = y_uint8(gt)
     res: dict[str, float | None] = {"psnr_rgb_bicubic": None, "psnr_rgb_model": None}
     if model.config.channels == 1:
@@ -162,8 +176,11 @@ def evaluate(cfg: EvalConfig, model: SRCNN, channels_mode: str = "y", *,
             if progress:
                 progress(sr.name, f.name)
             gt = load_ground_truth(f)
-            r = evaluate_image(gt, cfg.scale, model, channels_mode, device=cfg.device, tile=cfg.tile,
-                               self_ensemble=cfg.self_ensemble)
+            try:
+                r = evaluate_image(gt, cfg.scale, model, channels_mode, device=cfg.device, tile=cfg.tile,
+                                   self_ensemble=cfg.self_ensemble)
+            except DataError as e:
+                raise DataError(f"{f}: {e}") from None
             h, w = gt.shape[:2]
             sr.images.append(ImageResult(name=f.stem, width=w, height=h, **r))  # type: ignore[arg-type]
         results.append(sr)

@@ -52,8 +52,8 @@ import torch.nn.functional as F
 
 from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, grid_positions, random_positions
 from .datasets import list_images, resolve_set
-from .errors import ConfigError
-from .evaluate import evaluate_image, load_ground_truth
+from .errors import ConfigError, DataError
+from .evaluate import evaluate_image, load_ground_truth, min_eval_side
 from .fileio import atomic_write_bytes
 from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, linear_through
 from .symmetry import dihedral
@@ -448,6 +448,22 @@ def validate(model: SRCNN, images: list[np.ndarray], scale: float, channels: str
             float(np.mean([r["psnr_bicubic"] for r in rs])))
 
 
+def _validation_images(cfg: TrainConfig) -> list[np.ndarray]:
+    """The validation set's images, checked before training starts (a bad one would otherwise
+    stop the run at its first log row)."""
+    folder = resolve_set(cfg.val_set, cfg.data_root)
+    files = list_images(folder)
+    if not files:
+        raise DataError(f"validation set {cfg.val_set!r} has no images in {folder}")
+    imgs = [load_ground_truth(f) for f in files]
+    n = min_eval_side(cfg.scales[0])
+    for f, g in zip(files, imgs, strict=True):
+        if min(g.shape[:2]) < n:
+            raise DataError(f"{f}: validation image {g.shape[1]}x{g.shape[0]} is too small to evaluate at "
+                            f"x{cfg.scales[0]:g} (needs at least {n}x{n}); remove it or choose another --val-set")
+    return imgs
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``: a pickle that would run code is refused."""
     from .errors import WeightsError
@@ -522,7 +538,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     else:
         total = 1_000_000_000 if cfg.max_minutes is not None else 10 * batches.steps_per_epoch
     timed = cfg.max_steps is None and cfg.epochs is None and cfg.max_minutes is not None
-    val_imgs = [load_ground_truth(f) for f in list_images(resolve_set(cfg.val_set, cfg.data_root))]
+    val_imgs = _validation_images(cfg)
     ddp: torch.nn.Module = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model)
