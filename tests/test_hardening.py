@@ -884,3 +884,16 @@ def test_a_closed_stdout_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["models"]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_compare_names_an_image_too_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from skimage import data
+
+    for n in (14, 15):
+        Image.fromarray(data.astronaut()[:n, :n]).save(tmp_path / f"s{n}.png")
+    code, _, err = _run(capsys, "compare", str(tmp_path / "s14.png"), "-s", "3", "-o", str(tmp_path / "a.png"))
+    assert code == 1 and not (tmp_path / "a.png").exists()
+    _error_line(err, "s14.png", "14x14 is too small to compare at x3: it needs at least 15x15")
+    code, out, _ = _run(capsys, "compare", str(tmp_path / "s15.png"), "-s", "3", "-o", str(tmp_path / "b.png"))
+    assert code == 0 and Image.open(tmp_path / "b.png").size[0] > 15
+    assert "wrote" in out

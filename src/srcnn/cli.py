@@ -853,7 +853,7 @@ def _figure_bytes(fig: Any, out: Path) -> bytes:
 def cmd_compare(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .errors import WeightsError
+    from .errors import ImageReadError, WeightsError
     from .figures import compare, render_comparison
     from .fileio import atomic_write_bytes, check_output_path
     from .images import format_for_path, read_image, to_pil
@@ -880,8 +880,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _note("alpha channel ignored")
     img = to_pil(pic, bit_depth=8)
     gt = np.asarray(img.convert("L" if pic.mode in ("L", "LA") else "RGB"))
-    c = compare(gt, scale, args.weights or [None], crop=crop,
-                strict_scale=not args.allow_scale_mismatch, device=args.device)
+    try:
+        c = compare(gt, scale, args.weights or [None], crop=crop,
+                    strict_scale=not args.allow_scale_mismatch, device=args.device)
+    except ImageReadError as e:  # too small: name the file
+        raise ImageReadError(f"{args.image}: {e}") from None
     atomic_write_bytes(out, _figure_bytes(render_comparison(c), out), overwrite=args.overwrite)
     h, w = c.ground_truth.shape[:2]
     print(f"{args.image} as ground truth ({w}x{h}), x{scale:g}: Y-PSNR, {c.border} px border shaved")

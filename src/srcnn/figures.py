@@ -140,10 +140,12 @@ def compare(gt: np.ndarray, scale: float, weights_list: Sequence[WeightsSpec] = 
         raise ConfigError(f"{len(labels)} labels for {len(weights_list)} weights")
     mod = scale_modulo(s)
     border = shave_border(s)
+    need = -(-max(2 * border + 8, 4 * mod) // mod) * mod  # after modcrop, a multiple of mod
+    if min(gt.shape[:2]) < need:
+        raise ImageReadError(f"image {gt.shape[1]}x{gt.shape[0]} is too small to compare at x{s:g}: it needs at "
+                             f"least {need}x{need} pixels")
     gt = np.ascontiguousarray(modcrop(gt, mod))
     h, w = gt.shape[:2]
-    if min(h, w) < max(2 * border + 8, 4 * mod):
-        raise ImageReadError(f"image {w}x{h} is too small to compare at x{s:g}")
     mode = "RGB" if gt.ndim == 3 else "L"
     gt3 = gt if gt.ndim == 3 else gt[:, :, None]
 
