@@ -196,8 +196,15 @@ def test_shipped_multiscale_serves_non_integer_scales(tmp_path: Path, capsys: py
     with Image.open(tmp_path / "big.png") as im:
         assert im.size == (258, 258)  # round(2.5 * 103)
     assert main(["upscale", str(src), "--scale", "4.5", "-o", str(tmp_path / "no.png"), "-q"]) != 0
-    assert "no shipped model serves scale 4.5" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no shipped model serves x4.5 (they cover x1.5 to x4)" in err
+    assert "upscale twice (x2.12, then x2.12 of that result)" in err  # x4 then x1.125: no model for 1.125
     assert not (tmp_path / "no.png").exists()
+    assert main(["upscale", str(src), "--scale", "8", "-o", str(tmp_path / "no.png"), "-q"]) == 1
+    assert "upscale twice (x4, then x2 of that result)" in capsys.readouterr().err
+    assert main(["upscale", str(src), "--scale", "1.2", "-o", str(tmp_path / "no.png"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "no shipped model serves x1.2" in err and "srcnn train --scale 1.2" in err and "twice" not in err
 
 
 def test_balanced_scales_weigh_by_bicubic_error(tiny_root: Path) -> None:

@@ -858,7 +858,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .fileio import atomic_write_bytes, check_output_path
     from .images import format_for_path, read_image, to_pil
     from .infer import check_scale
-    from .pretrained import best_for_scale
+    from .pretrained import best_for_scale, no_model_message
 
     scale = check_scale(args.scale)
     out = check_output_path(args.output, overwrite=args.overwrite, inputs=(Path(args.image),))
@@ -871,8 +871,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         x, y, w, h = (int(p) for p in parts)
         crop = (x, y, w, h)
     if not args.weights and best_for_scale(scale) is None:
-        raise WeightsError(f"no shipped model serves x{scale:g}; pass --weights (a .safetensors "
-                           "file, an authors' .mat file or a model name)")
+        raise WeightsError(no_model_message(scale))
     pic = read_image(args.image)
     for n in pic.notes:
         _note(n)

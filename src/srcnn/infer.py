@@ -118,12 +118,11 @@ def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
         mode = "y" if model.config.channels == 1 else "rgb"
         return model.to(device).eval(), mode
     if weights is None:
-        from .pretrained import best_for_scale, load_shipped
+        from .pretrained import best_for_scale, load_shipped, no_model_message
 
         info = best_for_scale(scale)
         if info is None:
-            raise WeightsError(f"no shipped model serves scale {scale:g}; pass weights "
-                               "(a .safetensors file, an authors' .mat file or a model name)")
+            raise WeightsError(no_model_message(scale))
         w = load_shipped(info.name)
     elif isinstance(weights, Weights):
         w = weights

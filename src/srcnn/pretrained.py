@@ -148,3 +148,18 @@ def best_for_scale(scale: float, channels_mode: str = "y") -> ModelInfo | None:
     ranged = [m for m in REGISTRY if m.channels_mode == channels_mode and len(m.scales) > 1
               and min(m.scales) - 1e-6 <= scale <= max(m.scales) + 1e-6]
     return ranged[0] if ranged else None
+
+
+def no_model_message(scale: float) -> str:
+    """Why no shipped model serves ``scale``, and what to do instead."""
+    served = [s for m in REGISTRY for s in m.scales]
+    lo, hi = min(served), max(served)
+    msg = f"no shipped model serves x{scale:g} (they cover x{lo:g} to x{hi:g})"
+    if scale > hi:
+        a, b = (hi, scale / hi) if scale / hi >= lo else (scale ** 0.5, scale ** 0.5)
+        hint = (f"for a larger factor upscale twice (x{a:.3g}, then x{b:.3g} of that result), or train a "
+                f"model for it (srcnn train --scale {scale:g})")
+    else:
+        hint = f"train a model for it (srcnn train --scale {scale:g})"
+    return (f"{msg}; {hint}, or pass weights (--weights: a .safetensors file, an authors' .mat file "
+            "or a model name)")
