@@ -248,3 +248,35 @@ def test_quick_single_upscale_prints_no_row_bar(tmp_path: Path, capsys: pytest.C
     assert code == 0
     assert "row/s" not in err and "%|" not in err
     assert (out + err).strip().splitlines() == [f"{src} (80x60) -> {dst} (160x120)"]
+
+
+def test_upscale_to_a_width_or_height(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from skimage import data
+
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(data.astronaut()[:120, :160]).save(a)  # 160x120
+    Image.fromarray(data.coffee()[:90, :100]).save(b)  # 100x90
+    code, _, err = _run(capsys, "upscale", str(a), "--width", "500", "-o", str(tmp_path / "w.png"), "-q")
+    assert code == 0, err
+    assert Image.open(tmp_path / "w.png").size == (500, 375)  # the height in proportion
+    code, _, _ = _run(capsys, "upscale", str(a), "--height", "299", "-o", str(tmp_path / "h.png"), "-q")
+    assert code == 0 and Image.open(tmp_path / "h.png").size == (399, 299)  # 160 * 299/120 = 398.67
+    # --width that is exactly x3 is the same as --scale 3 (the same model, the same pixels)
+    assert _run(capsys, "upscale", str(a), "--width", "480", "-o", str(tmp_path / "w3.png"))[0] == 0
+    assert _run(capsys, "upscale", str(a), "-s", "3", "-o", str(tmp_path / "s3.png"))[0] == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "w3.png")), np.asarray(Image.open(tmp_path / "s3.png")))
+    # a folder: every output gets the width, each image its own factor
+    code, _, _ = _run(capsys, "upscale", str(a), str(b), "--width", "400", "--out-dir", str(tmp_path / "out"), "-q")
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "a.png").size == (400, 300)
+    assert Image.open(tmp_path / "out" / "b.png").size == (400, 360)
+    # a target below the image, or above the reach of the shipped models: that image fails, named
+    code, _, err = _run(capsys, "upscale", str(a), str(b), "--width", "150", "--out-dir", str(tmp_path / "o2"), "-q")
+    assert code == 1
+    assert "srcnn: error: " + str(a) + ": the target width 150 is not larger than the image's width 160" in err
+    assert Image.open(tmp_path / "o2" / "b.png").size == (150, 135)
+    # usage errors: none or two of --scale/--width/--height, a width that is not a positive integer
+    for extra in ([], ["-s", "2", "--width", "300"], ["--width", "0"], ["--height", "2.5"]):
+        code, _, err = _run(capsys, "upscale", str(a), *extra, "-o", str(tmp_path / "x.png"))
+        assert code == 2 and "Traceback" not in err, extra
+    assert not (tmp_path / "x.png").exists()

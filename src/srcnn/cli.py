@@ -42,6 +42,13 @@ def _non_negative_int(s: str) -> int:
     return v
 
 
+def _positive_int(s: str) -> int:
+    v = _non_negative_int(s.strip()) if s.strip().lstrip("+").isdigit() else -1
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of pixels, got {s!r}")
+    return v
+
+
 def _size(s: str) -> int:
     """A byte count: ``1000000``, ``512K``, ``256M``, ``1.5G`` (powers of 1024)."""
     t = s.strip().upper().removesuffix("B").removesuffix("I")
@@ -85,8 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "reported and skipped, a summary ends the run, and the exit code is 0 only "
                         "when every image succeeded (1 when some failed, 2 on usage errors).")
     up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    up.add_argument("-s", "--scale", type=_float, required=True,
-                    help="upscaling factor, > 1 and <= 16 (e.g. 2, 3, 2.5)")
+    size = up.add_mutually_exclusive_group(required=True)
+    size.add_argument("-s", "--scale", type=_float,
+                      help="upscaling factor, > 1 and <= 16 (e.g. 2, 3, 2.5)")
+    size.add_argument("--width", type=_positive_int, metavar="PIXELS",
+                      help="instead of --scale: enlarge each image to this width (the height in "
+                      "proportion; the factor is width / input width, served by the multi-scale model "
+                      "when it is not 2, 3 or 4)")
+    size.add_argument("--height", type=_positive_int, metavar="PIXELS",
+                      help="instead of --scale: enlarge each image to this height (the width in proportion)")
     up.add_argument("-w", "--weights", default=None,
                     help="a shipped model name, our .safetensors file or an authors' .mat file "
                     "(default: the best shipped model for the scale); pickles (.pt, .pth, .pkl) "
@@ -606,9 +620,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from .errors import ImageReadError, ImageWriteError
     from .images import _SIXTEEN_BIT_FORMATS as SIXTEEN_BIT_FORMATS
     from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image, save_params
-    from .infer import check_scale, output_size_for, resolve_model, upscale_picture
+    from .infer import check_scale, output_size_for, resolve_model, scale_for_size, upscale_picture
 
-    scale = check_scale(args.scale)
+    scale = check_scale(args.scale) if args.scale is not None else None  # else from --width/--height
     if args.threads:
         import torch
 
@@ -649,8 +663,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         fileio.check_output_path(out, overwrite=args.overwrite, inputs=input_set)
         format_for_path(out)
         jobs = [(inputs[0][0], out)]
-    model, mode = resolve_model(args.weights, scale, device=args.device,
-                                strict_scale=not args.allow_scale_mismatch)
+    models: dict[float, tuple[Any, str]] = {}
+
+    def model_for(s: float) -> tuple[Any, str]:
+        if s not in models:
+            models[s] = resolve_model(args.weights, s, device=args.device, strict_scale=not args.allow_scale_mismatch)
+        return models[s]
+
+    if scale is not None:
+        model_for(scale)  # a bad --weights or an unserved scale stops the run before any image
     bar = _bar(len(jobs), "upscale", args.quiet, unit="img")
 
     def say(msg: str) -> None:
@@ -667,7 +688,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     def fail(src: Path, why: str) -> None:
         failed.append((src, why))
-        error(why)
+        error(why if str(src) in why or not batch else f"{src}: {why}")
 
     for _src, why in failed:  # missing inputs, empty folders, output clashes
         _err(why)
@@ -687,6 +708,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                                               + (" or --skip-existing to skip it" if batch else ""))
                 fmt = format_for_path(dst)
                 pic = read_image(src, max_pixels=max_px)
+                s = scale if scale is not None else scale_for_size(*pic.size, target_width=args.width,
+                                                                   target_height=args.height)
+                model, mode = model_for(s)
                 if args.strip_metadata:
                     pic.exif = None
                 depth = pic.bit_depth if fmt in SIXTEEN_BIT_FORMATS else 8
@@ -694,10 +718,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                     else []
                 # Straight to an 8/16-bit PIL image, stripe by stripe: bounded memory for huge outputs.
                 in_h, in_w = pic.data.shape[:2]
-                rows_bar = None if batch else _bar(output_size_for(in_h, in_w, scale)[0], "upscale", args.quiet,
+                rows_bar = None if batch else _bar(output_size_for(in_h, in_w, s)[0], "upscale", args.quiet,
                                                    unit="row", delay=1.0)
                 try:
-                    img = upscale_picture(pic, scale, model, mode, tile=tile, max_memory=max_memory,
+                    img = upscale_picture(pic, s, model, mode, tile=tile, max_memory=max_memory,
                                           device=args.device, as_pil=True, bit_depth=depth,
                                           self_ensemble=args.self_ensemble,
                                           progress=_rows_progress(rows_bar))

@@ -59,6 +59,26 @@ def check_scale(scale: float | str, *, minimum: float = 1.0) -> float:
     return s
 
 
+def scale_for_size(width: int, height: int, *, target_width: int | None = None,
+                   target_height: int | None = None) -> float:
+    """The factor that makes a ``width`` x ``height`` image ``target_width`` wide (or
+    ``target_height`` high; exactly one is given): :func:`output_size_for` then gives exactly that
+    side, and the other in proportion. Raises :class:`ConfigError` when it is not an upscale."""
+    if (target_width is None) == (target_height is None):
+        raise ConfigError("give exactly one of target_width and target_height")
+    side, target, what = (width, target_width, "width") if target_width is not None else (height, target_height,
+                                                                                            "height")
+    assert target is not None
+    if target <= side:
+        raise ConfigError(f"the target {what} {target} is not larger than the image's {what} {side}: "
+                          "srcnn only enlarges")
+    s = target / side
+    if s > MAX_SCALE:
+        raise ConfigError(f"the target {what} {target} is {s:.3g} times the image's {what} {side}, above the "
+                          f"maximum factor of {MAX_SCALE:g}")
+    return s
+
+
 def output_size_for(height: int, width: int, scale: float) -> tuple[int, int]:
     """Output (H, W) of :func:`upscale`: ``round(scale * size)``, at least 1."""
     return max(1, math.floor(height * scale + 0.5)), max(1, math.floor(width * scale + 0.5))
