@@ -153,3 +153,17 @@ def test_python_api_and_encoder_keep_the_profile(tmp_path: Path) -> None:
     # arrays carry no metadata and need none
     assert srcnn.upscale(np.asarray(img), 2).shape == (120, 160, 3)
 
+
+
+def test_an_exif_block_too_long_for_jpeg_is_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ex = _exif()
+    ex[0x010E] = "x" * 70_000  # ImageDescription: a PNG eXIf chunk may be this long, a JPEG APP1 may not
+    src = tmp_path / "in.png"
+    _photo().save(src, exif=ex.tobytes())
+    said = _up(capsys, src, tmp_path / "out.jpg")
+    assert "too long for JPEG; not copied" in said
+    with Image.open(tmp_path / "out.jpg") as im:
+        assert im.size == (160, 120) and len(im.getexif()) == 0
+    _up(capsys, src, tmp_path / "out.png", "-q")  # PNG holds it
+    with Image.open(tmp_path / "out.png") as im:
+        assert len(im.getexif()[0x010E]) == 70_000

@@ -47,6 +47,8 @@ _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 #: Pillow formats that can carry an ICC profile / an EXIF block (read and written).
 _ICC_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "WEBP", "AVIF"}
 _EXIF_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "AVIF"}
+#: A JPEG APP1 segment holds at most this many bytes of EXIF.
+_JPEG_MAX_EXIF = 65533
 #: Modes whose conversion to RGB changes the colour space (their ICC profile no longer applies).
 _FOREIGN_COLOUR_MODES = ("CMYK", "YCbCr", "LAB", "HSV")
 
@@ -303,9 +305,14 @@ def save_params(pic: Picture, fmt: str, size: tuple[int, int]) -> tuple[dict[str
     if pic.exif:
         if fmt in _EXIF_FORMATS:
             try:
-                params["exif"] = output_exif(pic.exif, size)
+                exif = output_exif(pic.exif, size)
             except Exception:
                 notes.append("unreadable EXIF metadata; not copied")
+            else:
+                if fmt in ("JPEG", "MPO") and len(exif) > _JPEG_MAX_EXIF:
+                    notes.append(f"the EXIF block ({len(exif):,} bytes) is too long for JPEG; not copied")
+                else:
+                    params["exif"] = exif
         else:
             notes.append(f"srcnn does not write EXIF to {fmt}; the input's EXIF was not copied")
     return params, notes
