@@ -99,6 +99,15 @@ def min_eval_side(scale: float) -> int:
     return -(-need // mod) * mod
 
 
+def check_eval_size(shape: tuple[int, ...], scale: float) -> None:
+    """Raise :class:`DataError` when an image of ``shape`` (H, W) is too small to evaluate."""
+    n = min_eval_side(scale)
+    if min(shape[:2]) < n:
+        raise DataError(f"image {shape[1]}x{shape[0]} is too small to evaluate at x{scale:g}: it needs at least "
+                        f"{n}x{n} pixels (modcrop to {scale_modulo(scale)}, {shave_border(scale)}-pixel border "
+                        f"shaved, {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window)")
+
+
 def load_ground_truth(path: Path) -> np.ndarray:
     """uint8 ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, as ``imread`` gives it."""
     try:
@@ -118,11 +127,7 @@ def evaluate_image(gt: np.ndarray, scale: float, model: SRCNN, channels_mode: st
     ``self_ensemble``: the model averaged over the 8 flips and rotations of its input."""
     mod = scale_modulo(scale)
     border = shave_border(scale)
-    if min(gt.shape[:2]) < min_eval_side(scale):
-        n = min_eval_side(scale)
-        raise DataError(f"image {gt.shape[1]}x{gt.shape[0]} is too small to evaluate at x{scale:g}: it needs "
-                        f"at least {n}x{n} pixels (modcrop to {mod}, {border}-pixel border shaved, "
-                        f"{SSIM_WINDOW}x{SSIM_WINDOW} SSIM window)")
+    check_eval_size(gt.shape[:2], scale)
     gt = modcrop(gt, mod)
     y_gt = y_uint8(gt)
     res: dict[str, float | None] = {"psnr_rgb_bicubic": None, "psnr_rgb_model": None}

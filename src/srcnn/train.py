@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, grid_positions, random_positions
 from .datasets import list_images, resolve_set
 from .errors import ConfigError, DataError
-from .evaluate import evaluate_image, load_ground_truth, min_eval_side
+from .evaluate import check_eval_size, evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes
 from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, linear_through
 from .symmetry import dihedral
@@ -456,11 +456,11 @@ def _validation_images(cfg: TrainConfig) -> list[np.ndarray]:
     if not files:
         raise DataError(f"validation set {cfg.val_set!r} has no images in {folder}")
     imgs = [load_ground_truth(f) for f in files]
-    n = min_eval_side(cfg.scales[0])
     for f, g in zip(files, imgs, strict=True):
-        if min(g.shape[:2]) < n:
-            raise DataError(f"{f}: validation image {g.shape[1]}x{g.shape[0]} is too small to evaluate at "
-                            f"x{cfg.scales[0]:g} (needs at least {n}x{n}); remove it or choose another --val-set")
+        try:
+            check_eval_size(g.shape, cfg.scales[0])
+        except DataError as e:
+            raise DataError(f"{f}: validation {e}; remove it or choose another --val-set") from None
     return imgs
 
 
