@@ -307,3 +307,48 @@ def test_bf16_autocast_trains_close_to_float32(tiny_root: Path, tmp_path: Path) 
         TrainConfig(amp="fp16")
     with pytest.raises(ConfigError, match="amp must be"):
         TrainConfig(amp="fp8")
+
+
+def test_distill_labels_mix_ground_truth_and_the_teachers_ensemble() -> None:
+    from skimage import data
+
+    from srcnn.data import make_pair
+    from srcnn.infer import resolve_model, run_model
+    from srcnn.train import distill_labels
+
+    from .conftest import identity_weights, random_weights
+
+    pair = make_pair(data.astronaut()[:60, :90], 3.0, "y", "a")
+    # the identity network's ensemble is the bicubic input: labels = (1 - w) gt + w bicubic, exactly
+    (half,) = distill_labels([pair], identity_weights(), 0.5, "y")
+    assert np.allclose(half.gt, 0.5 * pair.gt + 0.5 * np.clip(pair.bicubic, 0, 1), atol=1e-6)
+    assert half.bicubic is pair.bicubic and half.scale == 3.0
+    # a real teacher: w = 1 gives its 8-view ensemble, not its single pass
+    w = random_weights(seed=3)
+    (full,) = distill_labels([pair], w, 1.0, "y")
+    net, _ = resolve_model(w, 3.0)
+    x = torch.from_numpy(pair.bicubic)[None]
+    ens = run_model(net, x, self_ensemble=True)[0].numpy()
+    assert np.allclose(full.gt, np.clip(ens, 0, 1), atol=1e-6)
+    assert not np.allclose(full.gt, np.clip(run_model(net, x)[0].numpy(), 0, 1), atol=1e-4)
+    with pytest.raises(ConfigError, match="teacher works on 'y' channels"):
+        distill_labels([pair], w, 0.5, "rgb")
+    for bad in (0.0, 1.5, math.nan):
+        with pytest.raises(ConfigError, match="distill-weight"):
+            TrainConfig(distill_from="srcnn-915-x3", distill_weight=bad)
+
+
+def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--max-steps", "2",
+            "--eval-every", "1", "--batch-size", "4", "--lr", "1e-5", "--init-from", "srcnn-915-x3"]
+    assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0.7", "--out", str(tmp_path / "d")]) == 0
+    err = capsys.readouterr().err
+    assert "labels: 0.3 x ground truth + 0.7 x the 8-view self-ensemble of srcnn-915-x3" in err
+    ck = load_checkpoint(tmp_path / "d" / "checkpoint.pt")
+    assert ck["config"]["distill_from"] == "srcnn-915-x3" and ck["config"]["distill_weight"] == 0.7
+    rows = read_metrics(tmp_path / "d")
+    assert rows[-1]["val_psnr"] > rows[-1]["val_bicubic"] + 0.5  # validated against the real ground truth
+    assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0", "--out", str(tmp_path / "e")]) == 2
+    assert main([*base, "--distill-from", "nope.safetensors", "--out", str(tmp_path / "f")]) == 1
+    assert not (tmp_path / "f").exists()

@@ -330,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fine-tune: start from these weights (a .safetensors file or a shipped model "
                     "name; same architecture) instead of --init; a --scale-poly run starts every "
                     "scale as this network")
+    tr.add_argument("--distill-from", default=None, metavar="WEIGHTS",
+                    help="self-ensemble distillation: train towards labels that mix the ground truth "
+                    "with the 8-view self-ensemble of these weights (e.g. the model being fine-tuned, "
+                    "given to --init-from too), computed once at the start")
+    tr.add_argument("--distill-weight", type=_float, default=0.5, metavar="W",
+                    help="with --distill-from: label = (1 - W) x ground truth + W x teacher, W in (0, 1] "
+                    "(default 0.5)")
     tr.add_argument("--eval-every", type=_non_negative_int, default=500,
                     help="validate and log every N steps (default 500)")
     tr.add_argument("--ckpt-every", type=_non_negative_int, default=250,
@@ -792,7 +799,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, lr=args.lr, size=args.size, stride=args.stride,
                       augment=args.augment, downscales=tuple(args.downscales or ()),
                       train_padding=args.train_padding, init=args.init,
-                      init_from=args.init_from, warmup=args.warmup, scale_poly=args.scale_poly,
+                      init_from=args.init_from, distill_from=args.distill_from,
+                      distill_weight=args.distill_weight, warmup=args.warmup, scale_poly=args.scale_poly,
                       scale_knots=args.scale_knots, amp=args.amp,
                       balance_scales=args.balance_scales, coef_lr=args.coef_lr,
                       eval_every=args.eval_every,
