@@ -161,5 +161,5 @@ def no_model_message(scale: float) -> str:
                 f"model for it (srcnn train --scale {scale:g})")
     else:
         hint = f"train a model for it (srcnn train --scale {scale:g})"
-    return (f"{msg}; {hint}, or pass weights (--weights: a .safetensors file, an authors' .mat file "
-            "or a model name)")
+    return (f"{msg}; {hint}, or pass --weights (weights= in Python): a .safetensors file, an authors' .mat "
+            "file or a model name")
