@@ -89,8 +89,10 @@ def test_resume_matches_uninterrupted(tiny_root: Path, tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(tiny_root, tmp_path / "b"), progress=stop_at_25)
     assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 25  # Ctrl-C saved first
-    res = train(_cfg(tiny_root, tmp_path / "b"), resume=True)
+    said: list[str] = []
+    res = train(_cfg(tiny_root, tmp_path / "b"), resume=True, log=said.append)
     assert res["step"] == 40
+    assert not [s for s in said if "changed option" in s]  # the same options: nothing to report
     a, b = read_metrics(tmp_path / "a"), read_metrics(tmp_path / "b")
     assert [r["step"] for r in a] == [r["step"] for r in b] == [20.0, 40.0]
     for ra, rb in zip(a, b, strict=True):
@@ -352,3 +354,19 @@ def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path,
     assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0", "--out", str(tmp_path / "e")]) == 2
     assert main([*base, "--distill-from", "nope.safetensors", "--out", str(tmp_path / "f")]) == 1
     assert not (tmp_path / "f").exists()
+
+
+def test_resume_reports_changed_options(tiny_root: Path, tmp_path: Path) -> None:
+    from srcnn.train import changed_options
+
+    train(_cfg(tiny_root, tmp_path / "r", max_steps=5))
+    saved = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["config"]
+    # run length, logging and place may change silently; what shapes the training is reported
+    assert changed_options(saved, _cfg(tiny_root, tmp_path / "r", max_steps=9, eval_every=3)) == []
+    said: list[str] = []
+    train(_cfg(tiny_root, tmp_path / "r", max_steps=8, lr=2e-3, downscales=(0.8,)), resume=True, log=said.append)
+    assert [s for s in said if "changed option" in s] == [
+        "resumed with a changed option: downscales [] -> [0.8]",
+        "resumed with a changed option: lr None -> 0.002",
+    ]
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 8  # allowed: the run went on

@@ -492,6 +492,20 @@ def _validation_images(cfg: TrainConfig) -> list[np.ndarray]:
     return imgs
 
 
+#: Options that a resumed run is expected to change (how long, where, how often to log/save).
+_RESUME_FREE = {"max_steps", "epochs", "max_minutes", "out", "data_root", "device", "eval_every", "ckpt_every",
+                "strict"}
+
+
+def changed_options(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """One line per option whose value differs from the checkpoint's (``saved``: its config), for a
+    resumed run to report: a forgotten ``--downscale`` or a new ``--lr`` should not pass unnoticed.
+    Changing options on resume is allowed (e.g. adding data to a converged run)."""
+    now = cfg.to_dict()
+    return [f"resumed with a changed option: {k.replace('_', '-')} {saved[k]!r} -> {now[k]!r}"
+            for k in sorted(now) if k in saved and k not in _RESUME_FREE and saved[k] != now[k]]
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True``: a pickle that would run code is refused."""
     from .errors import WeightsError
@@ -554,6 +568,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
         loss_sum0, loss_n0 = float(ck.get("loss_sum", 0.0)), int(ck.get("loss_n", 0))
         torch.set_rng_state(ck["rng"].cpu())  # map_location may have moved it
+        if log and rank == 0:
+            for line in changed_options(ck.get("config", {}), cfg):
+                log(line)
     elif rank == 0 and ckpt_path.exists():
         raise ConfigError(f"{out} already holds a run; pass --resume to go on, or choose another --out")
     pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
