@@ -492,9 +492,10 @@ def _validation_images(cfg: TrainConfig) -> list[np.ndarray]:
     return imgs
 
 
-#: Options that a resumed run is expected to change (how long, where, how often to log/save).
+#: Options that a resumed run is expected to change (how long, where, how often to log/save), or that
+#: only matter at the start (the initialisation; a resumed run starts from its checkpoint).
 _RESUME_FREE = {"max_steps", "epochs", "max_minutes", "out", "data_root", "device", "eval_every", "ckpt_every",
-                "strict"}
+                "strict", "init", "init_from"}
 
 
 def changed_options(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
