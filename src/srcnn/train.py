@@ -20,7 +20,9 @@ Scale-conditioned multi-scale runs (``scale_poly`` or ``scale_knots``, see
 :class:`~srcnn.model.ScaleConditionedSRCNN`): each step draws one scale and cuts its crops from that
 scale's pairs; every parameter of a polynomial model learns at ``1 / (degree + 1)`` of the base rate
 (``coef_lr``; piecewise linear: the full rate), and ``balance_scales`` optionally divides each
-scale's loss by its bicubic error on the training pairs. ``init_from`` starts from trained weights.
+scale's loss by its bicubic error on the training pairs. ``init_from`` starts from trained weights;
+``distill_from`` mixes the labels with a teacher's 8-view self-ensemble (:func:`distill_labels`).
+A resumed run may change options; those that shape the training are reported (:func:`changed_options`).
 
 Files in the run folder (written by rank 0 only, each atomically): ``checkpoint.pt`` (model,
 optimiser, step, RNG state, elapsed time, config: plain tensors and builtins, loadable with
@@ -342,8 +344,9 @@ def distill_labels(pairs: list[Pair], teacher: Weights, weight: float, channels:
     """Pairs whose labels mix the ground truth with a teacher: ``(1 - weight) * gt + weight * T``,
     where ``T`` is the teacher's self-ensemble (the mean over the 8 flips and rotations, replicate
     padding, on the whole bicubic image) at each pair's scale. The ensemble is a better target than
-    the teacher alone (+0.04 to +0.3 dB, README "Self-ensemble"), so a student trained towards it
-    can gain in a single pass. Labels stay in [0, 1]."""
+    the teacher alone (+0.04 to +0.3 dB, README "Self-ensemble"); whether a student trained towards
+    it keeps some of that in a single pass is what the option tests (no gain in a 950-step CPU
+    pilot, README "Training"). Labels stay in [0, 1]."""
     from .infer import resolve_model, run_model
 
     nets: dict[float, SRCNN] = {}
