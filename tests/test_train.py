@@ -347,6 +347,7 @@ def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path,
     assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0.7", "--out", str(tmp_path / "d")]) == 0
     err = capsys.readouterr().err
     assert "labels: 0.3 x ground truth + 0.7 x the 8-view self-ensemble of srcnn-915-x3" in err
+    assert "teacher labels: 100%" in err and "12/12" in err  # a bar over the 12 training pairs
     ck = load_checkpoint(tmp_path / "d" / "checkpoint.pt")
     assert ck["config"]["distill_from"] == "srcnn-915-x3" and ck["config"]["distill_weight"] == 0.7
     rows = read_metrics(tmp_path / "d")

@@ -826,8 +826,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         _note(msg, args.quiet)
 
+    teacher_bar: Any = None
+
+    def distill_progress(done: int, total: int) -> None:
+        nonlocal teacher_bar
+        if teacher_bar is None:
+            teacher_bar = _bar(total, "teacher labels", args.quiet, unit="img")
+        if teacher_bar is not None:
+            teacher_bar.update(done - teacher_bar.n)
+            if done == total:
+                teacher_bar.close()
+
     try:
-        res = train(cfg, resume=args.resume, progress=progress, log=log)
+        res = train(cfg, resume=args.resume, progress=progress, log=log, distill_progress=distill_progress)
     finally:
         if bar is not None:
             bar.close()

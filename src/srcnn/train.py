@@ -340,13 +340,14 @@ def lr_factor(cfg: TrainConfig, progress: float, step: int | None = None) -> flo
 
 
 def distill_labels(pairs: list[Pair], teacher: Weights, weight: float, channels: str,
-                   device: str | torch.device = "cpu") -> list[Pair]:
+                   device: str | torch.device = "cpu",
+                   progress: Callable[[int, int], None] | None = None) -> list[Pair]:
     """Pairs whose labels mix the ground truth with a teacher: ``(1 - weight) * gt + weight * T``,
     where ``T`` is the teacher's self-ensemble (the mean over the 8 flips and rotations, replicate
     padding, on the whole bicubic image) at each pair's scale. The ensemble is a better target than
     the teacher alone (+0.04 to +0.3 dB, README "Self-ensemble"); whether a student trained towards
     it keeps some of that in a single pass is what the option tests (no gain in a 950-step CPU
-    pilot, README "Training"). Labels stay in [0, 1]."""
+    pilot, README "Training"). Labels stay in [0, 1]. ``progress(done, total)`` after each pair."""
     from .infer import resolve_model, run_model
 
     nets: dict[float, SRCNN] = {}
@@ -361,6 +362,8 @@ def distill_labels(pairs: list[Pair], teacher: Weights, weight: float, channels:
         t = run_model(nets[p.scale], x, self_ensemble=True)[0].cpu().numpy()
         mixed = np.clip((1.0 - weight) * p.gt + weight * t, 0.0, 1.0).astype(np.float32)
         out.append(Pair(p.bicubic, mixed, p.scale, p.name))
+        if progress is not None:
+            progress(len(out), len(pairs))
     return out
 
 
@@ -525,8 +528,10 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
 
 def train(cfg: TrainConfig, *, resume: bool = False,
           progress: Callable[[dict[str, Any]], None] | None = None,
-          log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train until ``max_steps`` / ``epochs`` / ``max_minutes``; see the module docstring."""
+          log: Callable[[str], None] | None = None,
+          distill_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Train until ``max_steps`` / ``epochs`` / ``max_minutes``; see the module docstring.
+    ``distill_progress(done, total)``: the teacher's labels, pair by pair (``distill_from``)."""
     rank, world, device = setup_distributed(cfg.device)
     if cfg.batch % world:
         raise ConfigError(f"batch size {cfg.batch} must be divisible by the {world} processes")
@@ -584,7 +589,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         if log and rank == 0:
             log(f"labels: {1 - cfg.distill_weight:g} x ground truth + {cfg.distill_weight:g} x the 8-view "
                 f"self-ensemble of {cfg.distill_from}")
-        pairs = distill_labels(pairs, teacher_w, cfg.distill_weight, cfg.channels, device)
+        pairs = distill_labels(pairs, teacher_w, cfg.distill_weight, cfg.channels, device,
+                               progress=distill_progress if rank == 0 else None)
     batches = Batches(pairs, cfg, device)
     if cfg.max_steps is not None:
         total = cfg.max_steps
