@@ -372,3 +372,16 @@ def test_resume_reports_changed_options(tiny_root: Path, tmp_path: Path) -> None
         "resumed with a changed option: lr None -> 0.002",
     ]
     assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 8  # allowed: the run went on
+
+
+def test_stages_before_the_first_step_report_progress(tiny_root: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # pairs built here, not read from a cache
+    seen: list[tuple[str, int, int]] = []
+    train(_cfg(tiny_root, tmp_path / "r", max_steps=1, distill_from="srcnn-915-x3"),
+          stage_progress=lambda name, done, total: seen.append((name, done, total)))
+    assert [s for s in seen if s[0] == "training pairs"] == [("training pairs", i, 12) for i in range(1, 13)]
+    assert [s for s in seen if s[0] == "teacher labels"] == [("teacher labels", i, 12) for i in range(1, 13)]
+    seen.clear()
+    train(_cfg(tiny_root, tmp_path / "r2", max_steps=1), stage_progress=lambda *a: seen.append(a))
+    assert seen == []  # pairs from the cache, no teacher: nothing to wait for

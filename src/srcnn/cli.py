@@ -826,19 +826,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         _note(msg, args.quiet)
 
-    teacher_bar: Any = None
+    stage_bars: dict[str, Any] = {}
 
-    def distill_progress(done: int, total: int) -> None:
-        nonlocal teacher_bar
-        if teacher_bar is None:
-            teacher_bar = _bar(total, "teacher labels", args.quiet, unit="img")
-        if teacher_bar is not None:
-            teacher_bar.update(done - teacher_bar.n)
+    def stage_progress(name: str, done: int, total: int) -> None:  # before the first step
+        if name not in stage_bars:
+            stage_bars[name] = _bar(total, name, args.quiet, unit="img")
+        b = stage_bars[name]
+        if b is not None:
+            b.update(done - b.n)
             if done == total:
-                teacher_bar.close()
+                b.close()
 
     try:
-        res = train(cfg, resume=args.resume, progress=progress, log=log, distill_progress=distill_progress)
+        res = train(cfg, resume=args.resume, progress=progress, log=log, stage_progress=stage_progress)
     finally:
         if bar is not None:
             bar.close()

@@ -117,9 +117,11 @@ def training_files(sets: tuple[str, ...], data_root: str | None) -> list[Path]:
 
 def build_pairs(cfg: PairConfig, data_root: str | None = None, *, strict: bool = False,
                 use_cache: bool = True,
-                on_skip: Callable[[Path, str], None] | None = None) -> list[Pair]:
+                on_skip: Callable[[Path, str], None] | None = None,
+                progress: Callable[[int, int], None] | None = None) -> list[Pair]:
     """All pairs of ``cfg``. Unreadable images are skipped (reported through ``on_skip``), or
-    raise with ``strict``. Cached on disk; an empty result is an error."""
+    raise with ``strict``. Cached on disk; an empty result is an error. ``progress(done, total)``
+    after each source image when the pairs are built (not when they come from the cache)."""
     files = training_files(cfg.sets, data_root)
     path = cache_dir() / f"pairs-{_key(cfg, files)}.npz"
     if use_cache and path.is_file():
@@ -156,7 +158,9 @@ def build_pairs(cfg: PairConfig, data_root: str | None = None, *, strict: bool =
     # with the cores; results are taken in file order, so the pairs do not depend on timing.
     workers = max(1, min(16, os.cpu_count() or 1, len(files)))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for f, (made, notes, unreadable) in zip(files, pool.map(one, files), strict=True):
+        for i, (f, (made, notes, unreadable)) in enumerate(zip(files, pool.map(one, files), strict=True)):
+            if progress is not None:
+                progress(i + 1, len(files))
             if unreadable is not None:
                 if strict:
                     raise ImageReadError(unreadable)

@@ -529,12 +529,19 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
 def train(cfg: TrainConfig, *, resume: bool = False,
           progress: Callable[[dict[str, Any]], None] | None = None,
           log: Callable[[str], None] | None = None,
-          distill_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+          stage_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Train until ``max_steps`` / ``epochs`` / ``max_minutes``; see the module docstring.
-    ``distill_progress(done, total)``: the teacher's labels, pair by pair (``distill_from``)."""
+    ``stage_progress(stage, done, total)`` reports the stages before the first step that can take
+    minutes: ``"training pairs"`` (images read, when not cached) and ``"teacher labels"``
+    (``distill_from``, pairs done)."""
     rank, world, device = setup_distributed(cfg.device)
     if cfg.batch % world:
         raise ConfigError(f"batch size {cfg.batch} must be divisible by the {world} processes")
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        if stage_progress is None or rank != 0:
+            return None
+        return lambda done, total: stage_progress(name, done, total)
     out = Path(cfg.out)
     ckpt_path = out / "checkpoint.pt"
     init_w = load_weights(cfg.init_from) if cfg.init_from is not None and not resume else None  # before any file
@@ -584,13 +591,14 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         raise ConfigError(f"{out} already holds a run; pass --resume to go on, or choose another --out")
     pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
                         cfg.data_root, strict=cfg.strict,
-                        on_skip=(lambda f, why: log(f"skipped {why}")) if log and rank == 0 else None)
+                        on_skip=(lambda f, why: log(f"skipped {why}")) if log and rank == 0 else None,
+                        progress=stage("training pairs"))
     if teacher_w is not None:
         if log and rank == 0:
             log(f"labels: {1 - cfg.distill_weight:g} x ground truth + {cfg.distill_weight:g} x the 8-view "
                 f"self-ensemble of {cfg.distill_from}")
         pairs = distill_labels(pairs, teacher_w, cfg.distill_weight, cfg.channels, device,
-                               progress=distill_progress if rank == 0 else None)
+                               progress=stage("teacher labels"))
     batches = Batches(pairs, cfg, device)
     if cfg.max_steps is not None:
         total = cfg.max_steps
