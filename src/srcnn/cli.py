@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upscale", help="enlarge images with SRCNN",
                         description="Enlarge images: each INPUT is the low-resolution image. "
                         "Colour images are converted to YCbCr; Y goes through SRCNN, Cb/Cr and "
-                        "alpha are enlarged by bicubic. Output size = round(scale x input size). "
+                        "alpha are enlarged by bicubic. Output size = round(scale x input size), or the "
+                        "--width/--height asked for. The ICC colour profile and EXIF are kept. "
                         "With --out-dir, folders are processed image by image: a bad file is "
                         "reported and skipped, a summary ends the run, and the exit code is 0 only "
                         "when every image succeeded (1 when some failed, 2 on usage errors).")
@@ -251,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Train SRCNN on sub-images cut from HR images (Y channel, modcrop, "
                         "Matlab bicubic down and up), as the paper does. Writes checkpoint.pt, "
                         "metrics.csv, best.safetensors and last.safetensors into --out; --resume goes "
-                        "on where the checkpoint stopped (same steps, schedule and data order); "
+                        "on where the checkpoint stopped (same steps, schedule and data order; options "
+                        "that differ from the checkpoint's are reported); "
                         "Ctrl-C saves a checkpoint first. Under torchrun it trains with "
                         "DistributedDataParallel (gloo on CPU, nccl on GPU); --batch-size is the "
                         "global batch, split between processes.",
