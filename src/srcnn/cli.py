@@ -43,7 +43,10 @@ def _non_negative_int(s: str) -> int:
 
 
 def _positive_int(s: str) -> int:
-    v = _non_negative_int(s.strip()) if s.strip().lstrip("+").isdigit() else -1
+    try:
+        v = int(s)
+    except ValueError:
+        v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number of pixels, got {s!r}")
     return v
@@ -672,12 +675,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         fileio.check_output_path(out, overwrite=args.overwrite, inputs=input_set)
         format_for_path(out)
         jobs = [(inputs[0][0], out)]
-    models: dict[float, tuple[Any, str]] = {}
-
+    # --width/--height give each image its own factor: keep a few networks (a folder of photos has
+    # few distinct sizes), not one per image
+    @functools.lru_cache(maxsize=8)
     def model_for(s: float) -> tuple[Any, str]:
-        if s not in models:
-            models[s] = resolve_model(args.weights, s, device=args.device, strict_scale=not args.allow_scale_mismatch)
-        return models[s]
+        return resolve_model(args.weights, s, device=args.device, strict_scale=not args.allow_scale_mismatch)
 
     if scale is not None:
         model_for(scale)  # a bad --weights or an unserved scale stops the run before any image
@@ -695,9 +697,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         else:
             _err(msg)
 
+    def named(src: Path, why: str) -> str:
+        return why if str(src) in why else f"{src}: {why}"
+
     def fail(src: Path, why: str) -> None:
         failed.append((src, why))
-        error(why if str(src) in why or not batch else f"{src}: {why}")
+        error(named(src, why) if batch else why)
 
     for _src, why in failed:  # missing inputs, empty folders, output clashes
         _err(why)
@@ -785,7 +790,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 line += " (interrupted)"
             print(line, file=sys.stderr)
             for src, why in failed:
-                print(f"  failed: {why if str(src) in why else f'{src}: {why}'}", file=sys.stderr)
+                print(f"  failed: {named(src, why)}", file=sys.stderr)
     return EXIT_OK if not failed else EXIT_FAIL
 
 

@@ -115,8 +115,11 @@ def from_pil(img: Image.Image) -> Picture:
     kept; the ICC profile is, unless the mode's conversion changes the colour space)."""
     pic = _from_pil(img)
     icc = img.info.get("icc_profile")
-    if isinstance(icc, bytes) and icc and img.mode not in _FOREIGN_COLOUR_MODES:
-        pic.icc_profile = icc
+    if isinstance(icc, bytes) and icc:
+        if img.mode in _FOREIGN_COLOUR_MODES:
+            pic.notes.append(f"the {img.mode} colour profile does not fit the RGB output; not copied")
+        else:
+            pic.icc_profile = icc
     return pic
 
 
@@ -239,8 +242,6 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
                     pic = from_pil(upright)
                 except ImageReadError as e:
                     raise ImageReadError(f"{p}: {e}") from None
-                if img.info.get("icc_profile") and pic.icc_profile is None:
-                    notes.append(f"the {img.mode} colour profile does not fit the RGB output; not copied")
                 if img.format in _EXIF_FORMATS:
                     pic.exif = _read_exif(upright, notes)
                 notes += list(dict.fromkeys(f"decoder warning: {' '.join(str(w.message).split())}" for w in caught))
