@@ -280,3 +280,79 @@ def test_upscale_to_a_width_or_height(tmp_path: Path, capsys: pytest.CaptureFixt
         code, _, err = _run(capsys, "upscale", str(a), *extra, "-o", str(tmp_path / "x.png"))
         assert code == 2 and "Traceback" not in err, extra
     assert not (tmp_path / "x.png").exists()
+
+
+class _Pipe:
+    """A stand-in for sys.stdin / sys.stdout connected to a pipe (or to a terminal)."""
+
+    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
+        import io
+
+        self.buffer = io.BytesIO(data)
+        self.tty = tty
+        self.text: list[str] = []
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, s: str) -> int:  # text printed to stdout lands here, apart from the image bytes
+        self.text.append(s)
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_upscale_through_stdin_and_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import sys
+
+    from skimage import data
+
+    a = tmp_path / "a.jpg"
+    Image.fromarray(data.astronaut()[:120, :160]).save(a, quality=95)
+    assert _run(capsys, "upscale", str(a), "-s", "2", "-o", str(tmp_path / "ref.png"), "-q")[0] == 0
+    ref = np.asarray(Image.open(tmp_path / "ref.png"))
+
+    def piped(stdin: bytes, *argv: str, tty_in: bool = False, tty_out: bool = False) -> tuple[int, bytes, str]:
+        inp, out = _Pipe(stdin, tty_in), _Pipe(tty=tty_out)
+        monkeypatch.setattr(sys, "stdin", inp)
+        monkeypatch.setattr(sys, "stdout", out)
+        code = main(["upscale", *argv])
+        monkeypatch.undo()
+        assert not "".join(out.text), "only the image goes to stdout"
+        return code, out.buffer.getvalue(), capsys.readouterr().err
+
+    # stdin -> stdout: the same pixels as from the file; the report goes to stderr
+    code, png, err = piped(a.read_bytes(), "-", "-s", "2", "-o", "-")
+    assert code == 0, err
+    assert "<stdin> (160x120) -> <stdout> (320x240)" in err
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), ref)
+    # --ext picks the type written to stdout; 'same' takes the input file's
+    for ext, fmt in (("jpg", "JPEG"), ("webp", "WEBP"), ("same", "JPEG")):
+        code, raw, err = piped(b"", str(a), "-s", "2", "-o", "-", "--ext", ext, "-q")
+        assert code == 0, err
+        with Image.open(io.BytesIO(raw)) as im:
+            assert (im.format, im.size) == (fmt, (320, 240))
+    # stdin -> file
+    code, raw, err = piped(a.read_bytes(), "-", "-s", "2", "-o", str(tmp_path / "b.png"), "-q")
+    assert code == 0 and raw == b"", err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "b.png")), ref)
+    # refused, with one line each, nothing written to stdout
+    cases = [
+        (a.read_bytes(), ["-", "-s", "2", "-o", "-", "--ext", "same"], {}, 2, "--ext same needs an input file"),
+        (a.read_bytes(), ["-", str(a), "-s", "2", "--out-dir", str(tmp_path / "d")], {}, 2, "is one image"),
+        (a.read_bytes(), ["-", "-s", "2", "-o", "-"], {"tty_out": True}, 2, "standard output, which is a terminal"),
+        (b"", ["-", "-s", "2", "-o", "-"], {"tty_in": True}, 2, "standard input, which is a terminal"),
+        (b"", ["-", "-s", "2", "-o", "-"], {}, 1, "<stdin>: empty input (0 bytes)"),
+        (b"not an image", ["-", "-s", "2", "-o", "-"], {}, 1, "<stdin>: not an image"),
+        (a.read_bytes()[:400], ["-", "-s", "2", "-o", "-"], {}, 1, "<stdin>: damaged or truncated image"),
+        (a.read_bytes(), ["-", "-s", "2", "-o", "-", "--max-pixels", "1000"], {}, 1,
+         "<stdin>: refused before decoding: the header announces 160x120"),
+    ]
+    for stdin, argv, tty, want, needle in cases:
+        code, raw, err = piped(stdin, *argv, **tty)
+        assert code == want and raw == b"", (argv, err)
+        _assert_one_line_error(err, needle)
+    assert not (tmp_path / "d").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import os
 import sys
@@ -19,6 +20,8 @@ from . import __version__
 from .errors import ConfigError, SRCNNError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: ``srcnn upscale -`` reads standard input, ``-o -`` writes standard output; the names messages use.
+STDIO, STDIN_NAME, STDOUT_NAME = "-", "<stdin>", "<stdout>"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "With --out-dir, folders are processed image by image: a bad file is "
                         "reported and skipped, a summary ends the run, and the exit code is 0 only "
                         "when every image succeeded (1 when some failed, 2 on usage errors).")
-    up.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    up.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="image files or folders; '-' reads one image from standard input (name a "
+                    "file called '-' as ./-)")
     size = up.add_mutually_exclusive_group(required=True)
     size.add_argument("-s", "--scale", type=_float,
                       help="upscaling factor, > 1 and <= 16 (e.g. 2, 3, 2.5)")
@@ -110,12 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: the best shipped model for the scale); pickles (.pt, .pth, .pkl) "
                     "are refused")
     out = up.add_mutually_exclusive_group(required=True)
-    out.add_argument("-o", "--output", help="output file (one input image only)")
+    out.add_argument("-o", "--output", help="output file (one input image only); '-' writes the "
+                     "image to standard output, as --ext says (default png)")
     out.add_argument("--out-dir", help="output folder (any number of inputs; folder structure kept, "
                      "created when needed)")
     up.add_argument("--ext", default="png",
-                    help="output type for --out-dir: png (default), jpg, tif, bmp, webp, or "
-                    "'same' to keep each input's type")
+                    help="output type for --out-dir and -o -: png (default), jpg, tif, bmp, webp, "
+                    "or 'same' to keep each input's type")
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     exist = up.add_mutually_exclusive_group()
     exist.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -631,7 +637,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from . import fileio
     from .errors import ImageReadError, ImageWriteError
     from .images import _SIXTEEN_BIT_FORMATS as SIXTEEN_BIT_FORMATS
-    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image, save_params
+    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image, read_image_bytes, save_params
     from .infer import check_scale, output_size_for, resolve_model, scale_for_size, upscale_picture
 
     scale = check_scale(args.scale) if args.scale is not None else None  # else from --width/--height
@@ -647,14 +653,29 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     max_px = args.max_pixels if args.max_pixels is not None else DEFAULT_MAX_PIXELS
     batch = args.output is None
     out_dir = Path(args.out_dir).expanduser() if batch else None
+    from_stdin, to_stdout = STDIO in args.inputs, args.output == STDIO
     ext = args.ext.lower().lstrip(".")
-    if batch and ext != "same":
+    if (batch or to_stdout) and ext != "same":
         try:
             format_for_path(f"x.{ext}")
         except ImageWriteError:
             raise ConfigError(f"--ext {args.ext!r} is not an image type srcnn can write; use png, "
                               "jpg, tif, bmp, webp or same") from None
-    inputs, failed = _collect_inputs(args.inputs, args.recursive, exclude=out_dir)
+    if from_stdin:
+        if batch or len(args.inputs) > 1:
+            raise ConfigError("'-' (standard input) is one image: give it alone, with -o FILE or -o -")
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ConfigError("'-' reads the image from standard input, which is a terminal here; "
+                              "pipe or redirect an image into it (srcnn upscale - ... < photo.jpg)")
+    if to_stdout:
+        if sys.stdout is None or sys.stdout.isatty():
+            raise ConfigError("-o - writes the image to standard output, which is a terminal here; "
+                              "redirect it (> big.png) or pipe it to another program")
+        if ext == "same" and from_stdin:
+            raise ConfigError("--ext same needs an input file to take the type from; with '-' name "
+                              "the type, e.g. --ext png")
+    inputs, failed = ([(Path(STDIN_NAME), Path("stdin"))], []) if from_stdin else \
+        _collect_inputs(args.inputs, args.recursive, exclude=out_dir)
     if not batch and (failed or len(inputs) != 1):
         if failed:
             raise ImageReadError(failed[0][1])
@@ -667,6 +688,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         new_out_dir = not out_dir.exists()
         jobs, clashes = _plan_batch(inputs, out_dir, ext)
         failed += clashes
+    elif to_stdout:
+        jobs = [(inputs[0][0], Path(STDOUT_NAME))]
     else:
         out = Path(args.output).expanduser()
         if args.skip_existing and os.path.lexists(out) and out not in input_set:
@@ -689,7 +712,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.write(msg, file=sys.stderr)
         else:
-            print(msg, file=sys.stderr if batch else sys.stdout)
+            print(msg, file=sys.stderr if batch or to_stdout else sys.stdout)
 
     def error(msg: str) -> None:
         if bar is not None:
@@ -711,17 +734,21 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     try:
         for i, (src, dst) in enumerate(jobs):
             try:
-                if dst in input_set:
-                    raise ImageWriteError(f"refusing to write {dst}: it is also an input")
-                if os.path.lexists(dst):
-                    if args.skip_existing:
-                        skipped += 1
-                        continue
-                    if not args.overwrite:
-                        raise ImageWriteError(f"{dst} exists; pass --overwrite to replace it"
-                                              + (" or --skip-existing to skip it" if batch else ""))
-                fmt = format_for_path(dst)
-                pic = read_image(src, max_pixels=max_px)
+                if to_stdout:
+                    fmt = format_for_path(f"x.{ext}" if ext != "same" else src)
+                else:
+                    if dst in input_set:
+                        raise ImageWriteError(f"refusing to write {dst}: it is also an input")
+                    if os.path.lexists(dst):
+                        if args.skip_existing:
+                            skipped += 1
+                            continue
+                        if not args.overwrite:
+                            raise ImageWriteError(f"{dst} exists; pass --overwrite to replace it"
+                                                  + (" or --skip-existing to skip it" if batch else ""))
+                    fmt = format_for_path(dst)
+                pic = read_image_bytes(sys.stdin.buffer.read(), name=STDIN_NAME, max_pixels=max_px) \
+                    if from_stdin else read_image(src, max_pixels=max_px)
                 s = scale if scale is not None else scale_for_size(*pic.size, target_width=args.width,
                                                                    target_height=args.height)
                 model, mode = model_for(s)
@@ -747,10 +774,16 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                     img = img.convert("RGB" if img.mode == "RGBA" else "L")
                 params, meta_notes = save_params(pic, fmt, img.size)
                 enc_notes += meta_notes
-                if batch:
-                    fileio.make_folder(dst.parent)
-                fileio.atomic_write_with(dst, functools.partial(_save_image, img, fmt=fmt, params=params),
-                                         overwrite=args.overwrite)
+                if to_stdout:  # encoded whole first: a failed encoding writes nothing
+                    buf = io.BytesIO()
+                    _save_image(img, buf, fmt, params)
+                    sys.stdout.buffer.write(buf.getvalue())
+                    sys.stdout.buffer.flush()
+                else:
+                    if batch:
+                        fileio.make_folder(dst.parent)
+                    fileio.atomic_write_with(dst, functools.partial(_save_image, img, fmt=fmt, params=params),
+                                             overwrite=args.overwrite)
                 done += 1
                 if not args.quiet:
                     notes = pic.notes + enc_notes
@@ -868,7 +901,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import io
 
     from .demo import run_demo
     from .fileio import atomic_write_bytes, check_output_path
@@ -890,7 +922,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # --- see the results (issue 8): compare, filters, serve
 def _figure_bytes(fig: Any, out: Path) -> bytes:
-    import io
 
     from .images import format_for_path
 

@@ -154,19 +154,24 @@ def _read_formats() -> list[str]:
     return [f for f in READ_FORMATS if f in Image.OPEN]
 
 
-def _limit_message(p: Path, size: str, max_pixels: int) -> str:
+def _limit_message(p: Path | str, size: str, max_pixels: int) -> str:
     return (f"{p}: refused before decoding: the header announces {size}, more than the pixel limit "
             f"of {max_pixels:,}; raise it with --max-pixels (max_pixels=) if you trust the file")
 
 
-def _announced_size(p: Path, err: Exception) -> str:
+def _source(src: Path | bytes) -> Path | io.BytesIO:
+    """What :func:`PIL.Image.open` reads: the path, or a fresh stream over the bytes."""
+    return io.BytesIO(src) if isinstance(src, bytes) else src
+
+
+def _announced_size(src: Path | bytes, err: Exception) -> str:
     """``WxH = N pixels`` from the header of a file Pillow refused as a bomb (header only)."""
     old = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = None  # only the header is parsed here, nothing is decoded
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(p, formats=_read_formats()) as img:
+            with Image.open(_source(src), formats=_read_formats()) as img:
                 w, h = img.size
         return f"{w}x{h} = {w * h:,} pixels"
     except Exception:
@@ -211,6 +216,23 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         raise ImageReadError(f"{p}: cannot read ({e.strerror})") from None
     if size == 0:
         raise ImageReadError(f"{p}: empty file (0 bytes)")
+    return _decode(p, p, max_pixels)
+
+
+def read_image_bytes(data: bytes, *, name: str = "<stdin>", max_pixels: int | None = DEFAULT_MAX_PIXELS
+                     ) -> Picture:
+    """:func:`read_image` for an image held in memory (e.g. read from standard input); ``name``
+    stands for the file in error messages."""
+    if max_pixels is not None and max_pixels < 1:
+        raise ImageReadError(f"max_pixels must be at least 1, got {max_pixels}")
+    if not data:
+        raise ImageReadError(f"{name}: empty input (0 bytes)")
+    return _decode(bytes(data), name, max_pixels)
+
+
+def _decode(src: Path | bytes, p: Path | str, max_pixels: int | None) -> Picture:
+    """Decode ``src`` (a checked path, or the bytes of a file) into a :class:`Picture`; ``p``
+    names it in error messages."""
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
         # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; we refuse above ours.
@@ -219,7 +241,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p, formats=_read_formats()) as img:
+            with Image.open(_source(src), formats=_read_formats()) as img:
                 w, h = img.size
                 if max_pixels is not None and w * h > max_pixels:
                     raise ImageReadError(_limit_message(p, f"{w}x{h} = {w * h:,} pixels", max_pixels))
@@ -250,7 +272,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         limit = max_pixels if max_pixels is not None else int(old_limit or 0)
-        raise ImageReadError(_limit_message(p, _announced_size(p, e), limit)) from None
+        raise ImageReadError(_limit_message(p, _announced_size(src, e), limit)) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{p}: not an image, or not a format srcnn reads (PNG, JPEG, TIFF, "
                              "BMP, WebP, GIF, ...)") from None
