@@ -27,7 +27,6 @@ import base64
 import io
 import re
 import socket
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from starlette.exceptions import HTTPException
 
 from .errors import ConfigError, ImageReadError, SRCNNError, WeightsError
 from .figures import bicubic_picture
-from .images import encode_image, read_image
+from .images import encode_image, read_image_bytes
 from .infer import DEFAULT_TILE, check_scale, output_size_for, resolve_model, upscale_picture
 from .model import SRCNN
 from .weights import Weights, load_weights
@@ -200,13 +199,10 @@ class _Service:
                 raise _Refused(413, f"the result would be {ow}x{oh} = {_mp(ow * oh)}, above this "
                                f"server's limit of {_mp(self.max_pixels)}; use a smaller image "
                                "or a smaller scale")
-        with tempfile.TemporaryDirectory(prefix="srcnn-serve-") as tmp:
-            path = Path(tmp) / "upload"
-            path.write_bytes(data)
-            try:
-                pic = read_image(path, max_pixels=self.max_pixels)
-            except ImageReadError as e:
-                raise _Refused(415, str(e).replace(str(path), shown)) from None
+        try:
+            pic = read_image_bytes(data, name=shown, max_pixels=self.max_pixels)
+        except ImageReadError as e:
+            raise _Refused(415, str(e)) from None
         res = upscale_picture(pic, scale, model, mode, tile=self.tile, device=self.device,
                               self_ensemble=self_ensemble)
         png, notes = encode_image(res, "PNG")
