@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -356,3 +357,52 @@ def test_upscale_through_stdin_and_stdout(tmp_path: Path, monkeypatch: pytest.Mo
         assert code == want and raw == b"", (argv, err)
         _assert_one_line_error(err, needle)
     assert not (tmp_path / "d").exists()
+
+
+def test_evaluate_without_weights_is_the_papers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No --weights: the shipped model of each scale, the same numbers as naming it with --weights."""
+    from skimage import data
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(data.astronaut()[100:220, 150:270]).save(folder / "a.png")
+    Image.fromarray(data.coffee()[100:196, 200:320]).save(folder / "b.png")
+    code, table, err = _run(capsys, "evaluate", "--sets", str(folder), "-s", "2", "-s", "3", "-q",
+                            "--json", str(tmp_path / "t.json"))
+    assert code == 0, err
+    assert re.search(r"\nphotos +x3  srcnn-955-x3 ", table), table
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert [(r["scale"], r["model"], r["images"]) for r in rows] == [(2.0, "srcnn-955-x2", 2), (3.0, "srcnn-955-x3", 2)]
+    for r in rows:
+        assert r["psnr_model"] > r["psnr_bicubic"] + 0.5
+        assert r["psnr_authors"] is None  # not a standard test set: no authors' figure
+        code, _, _ = _run(capsys, "evaluate", "-w", r["model"], "--sets", str(folder), "-q", "--json",
+                          str(tmp_path / f"{r['model']}.json"))
+        one = json.loads((tmp_path / f"{r['model']}.json").read_text())["sets"][0]["mean"]
+        assert one["psnr_model"] == pytest.approx(r["psnr_model"], abs=1e-9)
+        assert one["ssim_bicubic"] == pytest.approx(r["ssim_bicubic"], abs=1e-9)
+    # --arch 9-1-5 picks the 9-1-5 models; usage errors are one line with exit 2
+    code, out, _ = _run(capsys, "evaluate", "--sets", str(folder), "--arch", "9-1-5", "-s", "4", "-q")
+    assert code == 0 and "srcnn-915-x4" in out
+    for argv, needle in ((["-s", "5"], "no shipped model serves x5"),
+                         (["--arch", "9-1-5", "-s", "2.5"], "no shipped 9-1-5 model serves x2.5; they serve x2, x3"),
+                         (["-w", "srcnn-915-x3", "--arch", "9-1-5"], "--arch picks shipped models"),
+                         (["-w", "srcnn-915-x3", "-s", "3", "-s", "2"], "--weights takes one --scale")):
+        code, _, err = _run(capsys, "evaluate", "--sets", str(folder), *argv)
+        assert code == 2, argv
+        _assert_one_line_error(err, needle)
+
+
+def test_evaluate_table_on_set5(data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The table's rows are the registry's measured figures, next to the authors' 9-5-5 (ImageNet)."""
+    from srcnn.pretrained import get_info
+
+    code, out, err = _run(capsys, "evaluate", "--data-root", str(data_root), "--sets", "Set5", "-s", "3", "-q",
+                          "--json", str(tmp_path / "t.json"))
+    assert code == 0, err
+    (row,) = json.loads((tmp_path / "t.json").read_text())["rows"]
+    shipped = get_info("srcnn-955-x3").results()[3.0]
+    assert row["psnr_bicubic"] == pytest.approx(30.39, abs=0.005)  # the papers' bicubic
+    assert row["psnr_model"] == pytest.approx(shipped["set5_psnr"], abs=0.005)
+    assert (row["psnr_authors"], row["ssim_authors"]) == (32.75, 0.9090)
+    assert f"{row['psnr_model'] - 32.75:+14.2f}" in out

@@ -54,3 +54,19 @@ def test_ssim_set5_x3(authors_dir: Path, data_root: Path) -> None:
     per = {i.name: i.psnr_model for i in r.images}
     assert per["butterfly_GT"] == pytest.approx(27.95, abs=0.01)
     assert per["baby_GT"] == pytest.approx(35.25, abs=0.01)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
+def test_authors_figures_in_the_registry(authors_dir: Path, data_root: Path, arch: str, scale: int) -> None:
+    """``srcnn evaluate``'s table compares with ``pretrained.AUTHORS``: those are these measurements."""
+    from srcnn.pretrained import AUTHORS
+
+    label, table = AUTHORS[arch]
+    folder = {"9-1-5": "9-1-5(91 images)", "9-5-5": "9-5-5(ImageNet)"}[arch]
+    assert label.replace(" (", "(") == folder
+    got = _run(str(authors_dir), str(data_root), folder, scale, ("Set14", "Set5"))
+    for name in ("Set5", "Set14"):
+        key = name.lower()
+        assert got[name].mean("psnr_model") == pytest.approx(table[float(scale)][f"{key}_psnr"], abs=0.005)
+        assert got[name].mean("ssim_model") == pytest.approx(table[float(scale)][f"{key}_ssim"], abs=0.00005)

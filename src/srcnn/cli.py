@@ -156,11 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="PSNR/SSIM on test sets, the papers' protocol",
                         description="Evaluate as demo_SR.m does: Y channel, modcrop, Matlab "
                         "bicubic down and up, the model, uint8 rounding, `scale` pixels shaved, "
-                        "PSNR and SSIM; bicubic is the baseline.")
-    ev.add_argument("-w", "--weights", required=True,
-                    help="a shipped model name, our .safetensors file or an authors' .mat file")
-    ev.add_argument("-s", "--scale", type=_float, default=None,
-                    help="scale factor (default: the one the weights were trained for)")
+                        "PSNR and SSIM; bicubic is the baseline. Without --weights: the papers' table "
+                        "for the shipped models, at x2, x3 and x4 (or each --scale), next to bicubic "
+                        "and the authors' released model of the same architecture.")
+    ev.add_argument("-w", "--weights", default=None,
+                    help="a shipped model name, our .safetensors file or an authors' .mat file "
+                    "(default: the shipped models that srcnn upscale uses, one per scale, in a table)")
+    ev.add_argument("-s", "--scale", type=_float, action="append", dest="scales", default=None,
+                    help="scale factor (with --weights: the one they were trained for by default; "
+                    "without: 2, 3 and 4 by default, and the option may be repeated)")
+    ev.add_argument("--arch", default=None, choices=["9-1-5", "9-5-5"],
+                    help="without --weights: the shipped models of this architecture (default: the "
+                    "ones srcnn upscale uses, 9-5-5)")
     ev.add_argument("--sets", nargs="+", default=["Set5", "Set14"], metavar="SET",
                     help="set names in the data root (Set5, Set14, BSD100) or folders "
                     "(default: Set5 Set14)")
@@ -169,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "~/.local/share/srcnn/data)")
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the numbers as JSON")
     ev.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
-    ev.add_argument("--per-image", action=argparse.BooleanOptionalAction, default=True,
-                    help="print the per-image table (default: on)")
+    ev.add_argument("--per-image", action=argparse.BooleanOptionalAction, default=None,
+                    help="print the per-image table (default: on with --weights, off without)")
     ev.add_argument("--self-ensemble", action="store_true",
                     help="average the model over the 8 flips and rotations of each image (not the "
                     "papers' protocol; 7 to 8.5 times slower)")
@@ -453,13 +460,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .infer import check_scale, resolve_model
     from .weights import Weights, load_weights
 
+    if args.weights is None:
+        return _evaluate_shipped(args)
+    if args.arch is not None:
+        raise ConfigError("--arch picks shipped models when --weights is not given; drop one of them")
+    if args.scales and len(args.scales) > 1:
+        raise ConfigError("--weights takes one --scale; without --weights, --scale may be repeated")
     w: Weights = load_weights(args.weights)
-    if args.scale is None:
+    if not args.scales:
         if len(w.scales) != 1:
             raise ConfigError("the weights do not name one scale; pass --scale")
         scale = w.scales[0]
     else:
-        scale = check_scale(args.scale)
+        scale = check_scale(args.scales[0])
     if args.json:
         check_output_path(args.json, overwrite=args.overwrite)
     cfg = EvalConfig(sets=tuple(args.sets), scale=scale, data_root=args.data_root,
@@ -479,18 +492,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"SRCNN {w.config.name} ({w.name}{ens}), scale x{scale:g}: Y-PSNR (dB) / SSIM, "
           f"border {int(-(-scale // 1))} px shaved")
     rgb = any(r.psnr_rgb_model is not None for s in results for r in s.images)
-    if args.per_image:
-        for s in results:
-            print(f"\n{s.name}  ({s.folder})")
-            head = f"  {'image':<14} {'size':>9}  {'bicubic':>16}  {'SRCNN':>16}"
-            print(head + (f"  {'RGB bic':>8} {'RGB SR':>8}" if rgb else ""))
-            for r in s.images:
-                line = (f"  {r.name:<14} {r.width:>4}x{r.height:<4}  "
-                        f"{r.psnr_bicubic:7.2f} / {r.ssim_bicubic:.4f}  "
-                        f"{r.psnr_model:7.2f} / {r.ssim_model:.4f}")
-                if rgb:
-                    line += f"  {r.psnr_rgb_bicubic:8.2f} {r.psnr_rgb_model:8.2f}"
-                print(line)
+    if args.per_image is not False:
+        _print_per_image(results, rgb)
     print(f"\n{'set':<10} {'images':>6}  {'bicubic PSNR':>12} {'SSIM':>7}  {'SRCNN PSNR':>10} "
           f"{'SSIM':>7}  {'gain':>6}" + ("  RGB-PSNR bic / SR" if rgb else ""))
     for s in results:
@@ -506,6 +509,92 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                "sets": [s.to_dict() for s in results]}
         atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(),
                            overwrite=args.overwrite)
+        print(f"\nwrote {args.json}")
+    return EXIT_OK
+
+
+def _print_per_image(results: Sequence[Any], rgb: bool = False, title: str = "") -> None:
+    """The per-image rows of ``evaluate``'s results (``SetResult``s)."""
+    for s in results:
+        print(f"\n{s.name}{title}  ({s.folder})")
+        head = f"  {'image':<14} {'size':>9}  {'bicubic':>16}  {'SRCNN':>16}"
+        print(head + (f"  {'RGB bic':>8} {'RGB SR':>8}" if rgb else ""))
+        for r in s.images:
+            line = (f"  {r.name:<14} {r.width:>4}x{r.height:<4}  "
+                    f"{r.psnr_bicubic:7.2f} / {r.ssim_bicubic:.4f}  "
+                    f"{r.psnr_model:7.2f} / {r.ssim_model:.4f}")
+            if rgb:
+                line += f"  {r.psnr_rgb_bicubic:8.2f} {r.psnr_rgb_model:8.2f}"
+            print(line)
+
+
+def _evaluate_shipped(args: argparse.Namespace) -> int:
+    """``srcnn evaluate`` without --weights: the papers' table (set x scale rows: bicubic, the shipped
+    model, the authors' released model of the same architecture and our margin over it)."""
+    from .evaluate import EvalConfig, count_images, evaluate
+    from .fileio import atomic_write_bytes, check_output_path
+    from .infer import check_scale, resolve_model
+    from .pretrained import AUTHORS, REGISTRY, no_model_message, shipped_for
+
+    scales = list(dict.fromkeys(check_scale(s) for s in (args.scales or [2.0, 3.0, 4.0])))
+    plan = []
+    for k in scales:
+        info = shipped_for(k, args.arch)
+        if info is None:
+            if args.arch is None:
+                raise ConfigError(no_model_message(k))
+            served = sorted({x for m in REGISTRY if m.arch == args.arch for x in m.scales})
+            raise ConfigError(f"no shipped {args.arch} model serves x{k:g}; they serve "
+                              + ", ".join(f"x{x:g}" for x in served))
+        plan.append((k, info))
+    if args.json:
+        check_output_path(args.json, overwrite=args.overwrite)
+    cfgs = [EvalConfig(sets=tuple(args.sets), scale=k, data_root=args.data_root, device=args.device,
+                       self_ensemble=args.self_ensemble) for k, _ in plan]
+    bar = _bar(count_images(cfgs[0].sets, cfgs[0].data_root) * len(plan), "evaluate", args.quiet, unit="img")
+    runs = []
+    try:
+        for cfg, (k, info) in zip(cfgs, plan, strict=True):
+            model, mode = resolve_model(info.name, k, device=args.device)
+            runs.append((k, info, evaluate(cfg, model, mode, progress=(lambda s, f: bar.update(1)) if bar else None)))
+    finally:
+        if bar:
+            bar.close()
+    archs = sorted({info.arch for _, info, _ in runs})
+    label = " and ".join(AUTHORS[a][0] for a in archs if a in AUTHORS)
+    ens = ", ours as the self-ensemble of 8 flips/rotations (the authors' are single pass)" \
+        if args.self_ensemble else ""
+    print(f"Shipped SRCNN models against bicubic and the authors' released {label} (measured the same way"
+          f"{ens}): mean Y-PSNR (dB) / SSIM, the papers' protocol, border of `scale` pixels shaved")
+    if args.per_image:
+        for k, info, results in runs:
+            _print_per_image(results, title=f", x{k:g}, {info.name}")
+        print()
+    standard = {name.lower() for name in args.sets if name in ("Set5", "Set14", "BSD100")}
+    print(f"\n{'set':<10} {'scale':>5}  {'model':<14} {'bicubic':>16}  {'SRCNN (ours)':>16}  "
+          f"{'authors':>16}  {'ours - authors':>14}")
+    doc_rows = []
+    for i, name in enumerate(r.name for r in runs[0][2]):
+        for k, info, results in runs:
+            s = results[i]
+            pb, pm = s.mean("psnr_bicubic"), s.mean("psnr_model")
+            sb, sm = s.mean("ssim_bicubic"), s.mean("ssim_model")
+            ref = AUTHORS.get(info.arch, ("", {}))[1].get(k, {}) if name.lower() in standard else {}
+            pa, sa = ref.get(f"{name.lower()}_psnr"), ref.get(f"{name.lower()}_ssim")
+            authors = f"{pa:7.2f} / {sa:.4f}" if pa is not None else f"{'-':>16}"
+            margin = f"{pm - pa:+14.2f}" if pa is not None else f"{'-':>14}"
+            print(f"{name:<10} {'x' + format(k, 'g'):>5}  {info.name:<14} {pb:7.2f} / {sb:.4f}  "
+                  f"{pm:7.2f} / {sm:.4f}  {authors}  {margin}")
+            doc_rows.append({"set": name, "folder": s.folder, "scale": k, "model": info.name, "arch": info.arch,
+                             "images": len(s.images), "psnr_bicubic": pb, "ssim_bicubic": sb,
+                             "psnr_model": pm, "ssim_model": sm, "psnr_authors": pa, "ssim_authors": sa})
+    print(f"\nauthors: their released {label}, evaluated with srcnn evaluate (SRCNN_v1); '-' where they "
+          "have no model or the set is not a standard one")
+    if args.json:
+        doc = {"self_ensemble": args.self_ensemble, "rows": doc_rows,
+               "sets": [{"scale": k, "model": info.name, "sets": [r.to_dict() for r in results]}
+                        for k, info, results in runs]}
+        atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=args.overwrite)
         print(f"\nwrote {args.json}")
     return EXIT_OK
 

@@ -105,6 +105,23 @@ REGISTRY: tuple[ModelInfo, ...] = (
 )
 
 
+#: The authors' released models (SRCNN_v1), measured with ``srcnn evaluate`` the same way: the figures our
+#: models are compared with (they match the papers' to +-0.01 dB where the papers give them; see the README).
+#: ``{arch: (label, {scale: results})}``; the 9-1-5 is the 91-image model, the 9-5-5 the ImageNet one.
+AUTHORS: dict[str, tuple[str, dict[float, dict[str, Any]]]] = {
+    "9-1-5": ("9-1-5 (91 images)", {
+        2.0: _results(set5=(36.34, 0.9521), set14=(32.18, 0.9039), bsd100=(31.14, 0.8847)),
+        3.0: _results(set5=(32.39, 0.9033), set14=(29.00, 0.8145), bsd100=(28.21, 0.7800)),
+        4.0: _results(set5=(30.08, 0.8530), set14=(27.20, 0.7413), bsd100=(26.71, 0.7022)),
+    }),
+    "9-5-5": ("9-5-5 (ImageNet)", {
+        2.0: _results(set5=(36.66, 0.9542), set14=(32.45, 0.9067), bsd100=(31.36, 0.8879)),
+        3.0: _results(set5=(32.75, 0.9090), set14=(29.29, 0.8215), bsd100=(28.41, 0.7863)),
+        4.0: _results(set5=(30.48, 0.8628), set14=(27.50, 0.7513), bsd100=(26.90, 0.7103)),
+    }),
+}
+
+
 def model_names() -> list[str]:
     return [m.name for m in REGISTRY]
 
@@ -148,6 +165,17 @@ def best_for_scale(scale: float, channels_mode: str = "y") -> ModelInfo | None:
     ranged = [m for m in REGISTRY if m.channels_mode == channels_mode and len(m.scales) > 1
               and min(m.scales) - 1e-6 <= scale <= max(m.scales) + 1e-6]
     return ranged[0] if ranged else None
+
+
+def shipped_for(scale: float, arch: str | None = None) -> ModelInfo | None:
+    """The shipped model ``srcnn upscale`` uses at ``scale`` (:func:`best_for_scale`), or, with
+    ``arch``, the first one of that architecture that serves it (exact scale first)."""
+    if arch is None:
+        return best_for_scale(scale)
+    own = [m for m in REGISTRY if m.arch == arch and m.channels_mode == "y"]
+    exact = [m for m in own if any(abs(scale - s) < 1e-6 for s in m.scales)]
+    ranged = [m for m in own if len(m.scales) > 1 and min(m.scales) - 1e-6 <= scale <= max(m.scales) + 1e-6]
+    return (exact + ranged)[0] if exact or ranged else None
 
 
 def no_model_message(scale: float) -> str:
