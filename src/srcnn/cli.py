@@ -7,19 +7,20 @@ usage error (bad option or value), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import ConfigError, SRCNNError
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 #: ``srcnn upscale -`` reads standard input, ``-o -`` writes standard output; the names messages use.
 STDIO, STDIN_NAME, STDOUT_NAME = "-", "<stdin>", "<stdout>"
 
@@ -359,7 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="validate and log every N steps (default 500)")
     tr.add_argument("--ckpt-every", type=_non_negative_int, default=250,
                     help="checkpoint every N steps (default 250)")
-    tr.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue from --out/checkpoint.pt (Ctrl-C and SIGTERM save it on the way "
+                    "out; it is also saved every --ckpt-every steps)")
     tr.add_argument("--strict", action="store_true",
                     help="stop on an unreadable training image instead of skipping it")
     tr.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
@@ -966,8 +969,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             if done == total:
                 b.close()
 
+    ckpt = Path(args.out) / "checkpoint.pt"
+    before = ckpt.stat().st_mtime_ns if ckpt.is_file() else None
     try:
-        res = train(cfg, resume=args.resume, progress=progress, log=log, stage_progress=stage_progress)
+        with _terminate_as_interrupt():
+            res = train(cfg, resume=args.resume, progress=progress, log=log, stage_progress=stage_progress)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: train() saved its checkpoint on the way out
+        if bar is not None:
+            bar.close()
+            bar = None
+        if ckpt.is_file() and ckpt.stat().st_mtime_ns != before:
+            _note(f"checkpoint saved in {ckpt}; run the same command with --resume to continue")
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -976,6 +989,30 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"last val PSNR {res['last_val_psnr'] or float('nan'):.2f} dB, best "
               f"{res['best_val_psnr']:.2f} dB; {res['elapsed_s'] / 60:.1f} min; files in {res['out']}")
     return EXIT_OK
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler's pre-emption, ``docker stop``), raised like Ctrl-C so that the
+    code on the way out runs (training saves its checkpoint)."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGTERM on this platform
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -1187,6 +1224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SRCNNError as e:
         _err(str(e))
         return EXIT_FAIL
+    except Terminated:
+        _err("terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
