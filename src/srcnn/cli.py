@@ -972,8 +972,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     ckpt = Path(args.out) / "checkpoint.pt"
     before = ckpt.stat().st_mtime_ns if ckpt.is_file() else None
     try:
-        with _terminate_as_interrupt():
-            res = train(cfg, resume=args.resume, progress=progress, log=log, stage_progress=stage_progress)
+        res = train(cfg, resume=args.resume, progress=progress, log=log, stage_progress=stage_progress)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: train() saved its checkpoint on the way out
         if bar is not None:
             bar.close()
@@ -1213,11 +1212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        if args.command == "data":
-            from .cli_data import run_data
+        with _terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: temporary files go, training saves
+            if args.command == "data":
+                from .cli_data import run_data
 
-            return run_data(args)
-        return COMMANDS[args.command](args)
+                return run_data(args)
+            return COMMANDS[args.command](args)
     except ConfigError as e:
         _err(str(e))
         return EXIT_USAGE
