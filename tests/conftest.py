@@ -5,6 +5,7 @@ srcnn_official``. Without them those tests are skipped with the reason shown by 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,30 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut()[100:196, 150:262])
+
+
+def sigterm_when(argv: list[str], ready: Callable[[], bool], timeout: float = 120.0) -> tuple[int, str]:
+    """Run ``python -m srcnn *argv`` (one thread), send it SIGTERM once ``ready()`` holds, and return
+    its exit code and stderr. Fails the test if it ends or ``timeout`` passes first."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "srcnn", *argv], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                pytest.fail(f"srcnn {argv[0]} ended before the signal: {proc.communicate()[1][-500:]}")
+            if time.time() > deadline:
+                pytest.fail(f"srcnn {argv[0]} was not ready within {timeout:g} s")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err

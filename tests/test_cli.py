@@ -9,7 +9,7 @@ from PIL import Image
 from srcnn.cli import main
 from srcnn.weights import load_weights, save_weights
 
-from .conftest import identity_weights
+from .conftest import identity_weights, sigterm_when
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -411,12 +411,6 @@ def test_evaluate_table_on_set5(data_root: Path, tmp_path: Path, capsys: pytest.
 def test_sigterm_stops_a_folder_run_cleanly(tmp_path: Path) -> None:
     """kill (SIGTERM) unwinds like Ctrl-C: the summary says so, finished outputs are whole, no
     temporary file is left, exit code 143."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     from skimage import data
 
     src = tmp_path / "in"
@@ -424,20 +418,9 @@ def test_sigterm_stops_a_folder_run_cleanly(tmp_path: Path) -> None:
     for i in range(8):
         Image.fromarray(np.roll(data.astronaut(), 40 * i, axis=1)[:300, :300]).save(src / f"{i}.png")
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "srcnn", "upscale", str(src), "-s", "4", "--out-dir", str(out)],
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and not list(out.glob("*.png")):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 143, err
+    code, err = sigterm_when(["upscale", str(src), "-s", "4", "--out-dir", str(out)],
+                             ready=lambda: bool(list(out.glob("*.png"))))
+    assert code == 143, err
     assert "(interrupted)" in err and "srcnn: error: terminated" in err and "Traceback" not in err
     written = sorted(out.glob("*.png"))
     assert 1 <= len(written) < 8

@@ -21,6 +21,8 @@ from srcnn.errors import ConfigError, DataError, WeightsError
 from srcnn.train import TrainConfig, load_checkpoint, read_metrics, train
 from srcnn.weights import load_weights
 
+from .conftest import sigterm_when
+
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -193,34 +195,23 @@ def test_sigterm_saves_the_checkpoint_then_resume(tiny_root: Path, tmp_path: Pat
     """kill / a scheduler's pre-emption: the run saves where it is (no periodic checkpoint here) and
     says how to go on; exit code 143."""
     out = tmp_path / "t"
-    cmd = [sys.executable, "-m", "srcnn", "train", *_cli_train(tiny_root, out, "--max-steps", "100000",
-                                                                "--ckpt-every", "100000", "--eval-every", "5")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            metrics = out / "metrics.csv"
-            if metrics.is_file() and len(metrics.read_text().splitlines()) >= 4:  # header + 3 rows: step 15
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("no training progress in time")
+    metrics = out / "metrics.csv"
+
+    def trained_15_steps() -> bool:  # the header and 3 rows (--eval-every 5); no checkpoint written yet
+        done = metrics.is_file() and len(metrics.read_text().splitlines()) >= 4
         assert not (out / "checkpoint.pt").exists()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 143, err
+        return done
+
+    code, err = sigterm_when(["train", *_cli_train(tiny_root, out, "--max-steps", "100000", "--ckpt-every", "100000",
+                                                   "--eval-every", "5")], ready=trained_15_steps)
+    assert code == 143, err
     assert "checkpoint saved in" in err and "--resume" in err and "srcnn: error: terminated" in err
     assert "Traceback" not in err
     step = int(load_checkpoint(out / "checkpoint.pt")["step"])
     assert step >= 15
     r = subprocess.run([sys.executable, "-m", "srcnn", "train", "--resume", *_cli_train(
         tiny_root, out, "--max-steps", str(step + 3), "--ckpt-every", "100000", "--eval-every", "5")],
-        env=env, capture_output=True, text=True, timeout=120)
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert int(load_checkpoint(out / "checkpoint.pt")["step"]) == step + 3
 
