@@ -172,6 +172,17 @@ def test_info_and_models(capsys: pytest.CaptureFixture[str], weights_file: Path)
     assert d["arch"] == "9-1-5" and d["parameters"] == 8129 and d["scales"] == [3.0]
     code, out, _ = _run(capsys, "models")
     assert code == 0
+    # each model's figures and its margin over the authors' model of the same architecture and scale
+    from srcnn.pretrained import AUTHORS, get_info
+
+    m, sets = get_info("srcnn-955-x2"), ("set5", "set14", "bsd100")
+    ours, theirs = m.results()[2.0], AUTHORS["9-5-5"][1][2.0]
+    cells = [m.name, "9-5-5", "x2", " / ".join(f"{ours[f'{k}_psnr']:.2f}" for k in sets),
+             " / ".join(f"{ours[f'{k}_psnr'] - theirs[f'{k}_psnr']:+.2f}" for k in sets), m.sha256[:12]]
+    assert re.search("\n" + " +".join(map(re.escape, cells)), out), out
+    assert re.search(r"\n +x2\.5 +[\d.]+ / [\d.]+ / [\d.]+ +-\n", out)  # no authors' model at x2.5
+    assert "recipe: srcnn train --arch 9-1-5 --scale 3" in out
+    assert max(len(line) for line in out.splitlines()) <= 120
 
 
 def test_convert_and_evaluate_real(capsys: pytest.CaptureFixture[str], authors_dir: Path,
