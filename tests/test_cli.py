@@ -440,3 +440,19 @@ def test_sigterm_stops_a_folder_run_cleanly(tmp_path: Path) -> None:
             im.load()
             assert im.size == (1200, 1200)
     assert not [p.name for p in out.iterdir() if p.suffix == ".tmp"]
+
+
+def test_a_device_this_machine_lacks_is_a_usage_error(lr_png: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    wanted = ["foo"] + ([] if torch.cuda.is_available() else ["cuda", "cuda:1"])
+    for cmd in (["upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "x.png")], ["evaluate", "--sets", "Set5"],
+                ["compare", str(lr_png), "-s", "2", "-o", str(tmp_path / "c.png")], ["train", "--out", str(tmp_path)]):
+        for dev in wanted:
+            code, _, err = _run(capsys, *cmd, "--device", dev)
+            assert code == 2, (cmd, dev)
+            _assert_one_line_error(err, f"device '{dev}'")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "c.png").exists()
+    code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "x.png"), "--device", "auto")
+    assert code == 0, err

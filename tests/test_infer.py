@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -124,3 +126,19 @@ def test_tiny_images() -> None:
         out = upscale(np.full((h, wd, 3), 128, np.uint8), 2, w)
         assert out.shape == (2 * h, 2 * wd, 3)
         assert np.abs(out.astype(int) - 128).max() <= 1
+
+
+def test_check_device() -> None:
+    from srcnn.infer import check_device
+
+    assert check_device("CPU") == "cpu" and check_device(torch.device("cpu")) == "cpu"
+    assert check_device("auto") == ("cuda" if torch.cuda.is_available() else
+                                    "mps" if torch.backends.mps.is_available() else "cpu")
+    for bad, needle in (("foo", "unknown device 'foo'; use cpu, cuda, cuda:N, mps or auto"),
+                        ("meta", "srcnn runs on cpu, cuda or mps"),
+                        ("cuda:99", "cuda:99")):
+        with pytest.raises(ConfigError, match=re.escape(needle)):
+            check_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="use cpu"):
+            check_device("cuda")

@@ -23,6 +23,7 @@ from .errors import ConfigError, SRCNNError
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 #: ``srcnn upscale -`` reads standard input, ``-o -`` writes standard output; the names messages use.
 STDIO, STDIN_NAME, STDOUT_NAME = "-", "<stdin>", "<stdout>"
+_DEVICE_HELP = "torch device: cpu (default), cuda, cuda:1, mps, or auto (a GPU when there is one)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--self-ensemble", action="store_true",
                     help="run the network on the 8 flips and rotations of the image and average "
                     "them: 0.04 to 0.19 dB higher PSNR on Set5/Set14/BSD100, 7 to 8.5 times slower")
-    up.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
+    up.add_argument("--device", default="cpu", help=_DEVICE_HELP)
     up.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar, notes or summary (errors are still printed)")
 
@@ -182,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--self-ensemble", action="store_true",
                     help="average the model over the 8 flips and rotations of each image (not the "
                     "papers' protocol; 7 to 8.5 times slower)")
-    ev.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+    ev.add_argument("--device", default="cpu", help=_DEVICE_HELP)
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     cv = sub.add_parser("convert", help="convert the authors' .mat weights to our format",
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     cmp.add_argument("--allow-scale-mismatch", action="store_true",
                      help="use weights trained for another scale anyway")
-    cmp.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+    cmp.add_argument("--device", default="cpu", help=_DEVICE_HELP)
 
     flt = sub.add_parser("filters", help="figure: the learned filters of a model",
                          description="Draw the first-layer filters as a grid of tiles (each scaled to "
@@ -263,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--max-pixels", type=_non_negative_int, default=16_000_000,
                      help="largest result image in pixels (default 16000000); larger requests are "
                      "refused before decoding")
-    srv.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+    srv.add_argument("--device", default="cpu", help=_DEVICE_HELP)
 
     tr = sub.add_parser("train", help="train SRCNN on folders of high-resolution images",
                         description="Train SRCNN on sub-images cut from HR images (Y channel, modcrop, "
@@ -366,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--strict", action="store_true",
                     help="stop on an unreadable training image instead of skipping it")
     tr.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
-    tr.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
+    tr.add_argument("--device", default="cpu", help=_DEVICE_HELP)
     tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     pl = sub.add_parser("plot", help="draw a run's convergence curve (PSNR vs backprops)",
@@ -1228,6 +1229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        if getattr(args, "device", None) is not None:  # a bad --device stops before any work
+            from .infer import check_device
+
+            args.device = check_device(args.device)
         with _terminate_as_interrupt():  # SIGTERM unwinds like Ctrl-C: temporary files go, training saves
             if args.command == "data":
                 from .cli_data import run_data

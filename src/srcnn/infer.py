@@ -59,6 +59,35 @@ def check_scale(scale: float | str, *, minimum: float = 1.0) -> float:
     return s
 
 
+def check_device(device: str | torch.device) -> str:
+    """Validate a torch device (``cpu``, ``cuda``, ``cuda:N``, ``mps``) and return it as a string;
+    ``auto`` picks the first of CUDA, MPS and the CPU that this PyTorch can use. Raises
+    :class:`ConfigError` saying what to use instead (a CPU-only PyTorch asked for ``cuda``, a GPU
+    index that does not exist, an unknown name)."""
+    spec = str(device).strip().lower()
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps is not None and mps.is_available())
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu"
+    try:
+        d = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"unknown device {str(device)!r}; use cpu, cuda, cuda:N, mps or auto") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this PyTorch is a CPU-only build" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ConfigError(f"device {spec!r}: {why}; use cpu (or auto, which takes a GPU when there is one)")
+        n = torch.cuda.device_count()
+        if d.index is not None and d.index >= n:
+            raise ConfigError(f"device {spec!r}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+    elif d.type == "mps":
+        if not mps_ok:
+            raise ConfigError(f"device {spec!r}: Apple's MPS is not available here; use cpu or auto")
+    elif d.type != "cpu":
+        raise ConfigError(f"device {spec!r}: srcnn runs on cpu, cuda or mps (or auto)")
+    return spec
+
+
 def scale_for_size(width: int, height: int, *, target_width: int | None = None,
                    target_height: int | None = None) -> float:
     """The factor that makes a ``width`` x ``height`` image ``target_width`` wide (or
@@ -342,6 +371,7 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     times slower, 0.04 to 0.19 dB higher PSNR (see :func:`upscale_picture`).
     """
     s = check_scale(scale)
+    device = check_device(device)
     model, mode = resolve_model(weights, s, device=device, strict_scale=strict_scale)
     if isinstance(image, Image.Image):
         pic = from_pil(image)
