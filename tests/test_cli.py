@@ -456,3 +456,23 @@ def test_a_device_this_machine_lacks_is_a_usage_error(lr_png: Path, tmp_path: Pa
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "c.png").exists()
     code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "x.png"), "--device", "auto")
     assert code == 0, err
+
+
+def test_option_values_out_of_range_are_usage_errors(lr_png: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "x.png"), "--tile", "5"],
+         "--tile must be 0 (the whole image) or at least 16, got 5"),
+        (["export", "-w", "srcnn-915-x3", "-o", str(tmp_path / "m.onnx"), "--opset", "10"], "opset must be from 11"),
+        (["export", "-w", "srcnn-915-x3", "-o", str(tmp_path / "m.onnx"), "--opset", "99"], "got 99"),
+        (["plot", str(tmp_path / "no-run")], f"run folder {tmp_path / 'no-run'} not found"),
+    ]
+    for argv, needle in cases:
+        code, _, err = _run(capsys, *argv)
+        assert code == 2, argv
+        _assert_one_line_error(err, needle)
+    assert not list(tmp_path.glob("*.png")) and not list(tmp_path.glob("*.onnx"))
+    # the smallest tile is allowed and gives the untiled pixels
+    assert _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "t.png"), "--tile", "16")[0] == 0
+    assert _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "w.png"), "--tile", "0")[0] == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "t.png")), np.asarray(Image.open(tmp_path / "w.png")))

@@ -382,6 +382,28 @@ def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path,
     assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0", "--out", str(tmp_path / "e")]) == 2
     assert main([*base, "--distill-from", "nope.safetensors", "--out", str(tmp_path / "f")]) == 1
     assert not (tmp_path / "f").exists()
+    # a teacher for another scale is refused by name, before anything is written
+    assert main([*base, "--distill-from", "srcnn-955-x2", "--out", str(tmp_path / "g")]) == 2
+    assert "--distill-from srcnn-955-x2 was trained for x2, and this run trains x3" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_nothing(tiny_root: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """So that the corrected command simply runs again (no "already holds a run; pass --resume")."""
+    out = tmp_path / "runs" / "a"
+    base = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--max-steps", "2",
+            "--batch-size", "4", "--out", str(out), "-q"]
+    assert main([*base, "--size", "300"]) == 1  # the crops are larger than every training image
+    assert "no training image is at least 300x300 pixels" in capsys.readouterr().err
+    assert not out.exists() and (tmp_path / "runs").is_dir()  # a folder the user had is kept
+    assert main([*base, "--size", "5"]) == 2  # the valid network's label would be empty
+    assert "size must be more than 12 for 9-1-5" in capsys.readouterr().err
+    assert main([*base, "--size", "33"]) == 0
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
+    (tmp_path / "file").write_text("x")
+    assert main([*base[:-3], "--out", str(tmp_path / "file")]) == 1
+    assert "output folder" in capsys.readouterr().err and (tmp_path / "file").read_text() == "x"
 
 
 def test_resume_reports_changed_options(tiny_root: Path, tmp_path: Path) -> None:

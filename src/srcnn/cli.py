@@ -23,6 +23,8 @@ from .errors import ConfigError, SRCNNError
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 #: ``srcnn upscale -`` reads standard input, ``-o -`` writes standard output; the names messages use.
 STDIO, STDIN_NAME, STDOUT_NAME = "-", "<stdin>", "<stdout>"
+#: The smallest ``upscale --tile``: each tile also computes its neighbours' border (8 pixels for 9-5-5).
+MIN_TILE = 16
 _DEVICE_HELP = "torch device: cpu (default), cuda, cuda:1, mps, or auto (a GPU when there is one)"
 
 
@@ -140,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "before decoding (default 100000000)")
     up.add_argument("--tile", type=_non_negative_int, default=None,
                     help="run the network in tiles of this many output pixels per side (exact: "
-                    "tiles overlap by the receptive field); 0 = whole image; default: the largest "
-                    "tile that fits --max-memory")
+                    "tiles overlap by the receptive field); 0 = whole image, else at least 16; "
+                    "default: the largest tile that fits --max-memory")
     up.add_argument("--max-memory", type=_size, default="512M", metavar="SIZE",
                     help="working-memory budget beyond the input and output images, e.g. 256M or "
                     "2G (default 512M): the output is made in stripes and the network in tiles "
@@ -755,6 +757,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     # --tile N: tiles of N; --tile 0: whole image, unbounded; no --tile: fit --max-memory.
+    if args.tile is not None and 0 < args.tile < MIN_TILE:
+        raise ConfigError(f"--tile must be 0 (the whole image) or at least {MIN_TILE}, got {args.tile}: smaller "
+                          "tiles repeat the network's border work many times over")
     tile = args.tile or None
     max_memory = None if args.tile == 0 else args.max_memory
     if args.max_pixels is not None and args.max_pixels < 1:
@@ -1035,6 +1040,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from .figures_plot import plot_runs
     from .fileio import atomic_write_bytes, check_output_path
 
+    for d in args.run_dirs:  # before the output check, which would blame a missing run folder's "output"
+        if not Path(d).is_dir():
+            raise ConfigError(f"run folder {d} not found" if not os.path.lexists(d) else f"{d} is not a run folder")
     out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "convergence.png"
     check_output_path(out, overwrite=args.overwrite)
     atomic_write_bytes(out, plot_runs(args.run_dirs), overwrite=args.overwrite)

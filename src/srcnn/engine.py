@@ -76,7 +76,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import ConfigError
+from .errors import ConfigError, SRCNNError
 from .model import SRCNN, SRCNNConfig
 from .symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 
@@ -685,6 +685,8 @@ class Engine:
 
 # ------------------------------------------------------------------------------------ ONNX
 ONNX_OPSET = 17
+#: The oldest opset the exported graph is valid in (Pad with its pads as an input).
+ONNX_MIN_OPSET = 11
 
 
 def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: int = ONNX_OPSET) -> bytes:
@@ -698,6 +700,10 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError("ONNX export needs the onnx package: pip install onnx") from None
+    newest = int(onnx.defs.onnx_opset_version())
+    if not ONNX_MIN_OPSET <= opset <= newest:
+        raise ConfigError(f"opset must be from {ONNX_MIN_OPSET} (Pad takes its pads as an input from there) "
+                          f"to {newest} (the newest this onnx {onnx.__version__} knows), got {opset}")
     cfg = model.config
     if cfg.padding == "valid":
         raise ConfigError("export a same-size model (padding 'replicate' or 'zeros')")
@@ -752,7 +758,12 @@ def check_onnx(data: bytes, model: SRCNN, *, sizes: tuple[tuple[int, int], ...] 
         return None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    try:
+        sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # e.g. an opset newer than this onnxruntime runs
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SRCNNError(f"onnxruntime {ort.__version__} cannot load the exported model ({first[:300]}); "
+                         "try an older --opset, or --no-check to write it unchecked") from None
     eng = Engine(model.to("cpu").float())
     g = torch.Generator().manual_seed(seed)
     worst = 0.0

@@ -56,7 +56,7 @@ from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, gri
 from .datasets import list_images, resolve_set
 from .errors import ConfigError, DataError
 from .evaluate import check_eval_size, evaluate_image, load_ground_truth
-from .fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes, check_output_folder
 from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, linear_through
 from .symmetry import dihedral
 from .weights import Weights, load_weights, save_weights
@@ -133,6 +133,9 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be a positive number, got {v}")
         if not self.scales:
             raise ConfigError("give at least one scale")
+        if self.size is not None and self.size <= 2 * self.label_crop:
+            raise ConfigError(f"size must be more than {2 * self.label_crop} for {self.arch} with valid convolutions "
+                              f"(its label is the crop minus {self.label_crop} pixels on each side), got {self.size}")
         if self.scale_poly < 0:
             raise ConfigError(f"scale-poly must be 0 (off) or a degree >= 1, got {self.scale_poly}")
         if self.coef_lr is not None and not (0 < self.coef_lr <= 10):
@@ -546,8 +549,13 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     ckpt_path = out / "checkpoint.pt"
     init_w = load_weights(cfg.init_from) if cfg.init_from is not None and not resume else None  # before any file
     teacher_w = load_weights(cfg.distill_from) if cfg.distill_from is not None else None
+    missing = [k for k in sorted(set(cfg.scales)) if teacher_w is not None and not teacher_w.supports_scale(k)]
+    if teacher_w is not None and missing:
+        raise ConfigError(f"--distill-from {cfg.distill_from} was trained for "
+                          + "/".join(f"x{k:g}" for k in teacher_w.scales) + ", and this run trains "
+                          + "/".join(f"x{k:g}" for k in missing) + ": give a teacher for every training scale")
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+        check_output_folder(out, create=True)  # made once the data is ready, just before the first file
     torch.manual_seed(cfg.seed)
     poly = cfg.poly
     model: SRCNN | ScaleConditionedSRCNN = (SRCNN(cfg.model_config) if poly is None
@@ -611,6 +619,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     ddp: torch.nn.Module = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model)
+    made = [p for p in (out, out / "tb") if not p.exists()]  # what a run that fails before its first step removes
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     writer = _MetricsWriter(out / "metrics.csv", append=resume) if rank == 0 else None
     tb = _tensorboard(out) if rank == 0 else None
     t_start = time.time()
@@ -705,11 +716,14 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         interrupted = True
         raise
     finally:
-        save()
+        if step > 0:  # a run that never took a step has nothing to keep: no checkpoint
+            save()
         if writer is not None:
             writer.close()
         if tb is not None:
             tb.close()
+        if rank == 0 and step == 0 and not resume:  # failed or stopped before its first step: leave no "run"
+            _remove_unstarted_run(out, made)
         if world > 1 and not interrupted and dist.is_initialized():
             dist.barrier()
     return {"step": step, "total": total, "best_val_psnr": best, "last_val_psnr": last_val,
@@ -756,6 +770,21 @@ class _MetricsWriter:
 
     def close(self) -> None:
         self.f.close()
+
+
+def _remove_unstarted_run(out: Path, made: list[Path]) -> None:
+    """Remove what a fresh run wrote before its first step (``metrics.csv``, and the folders in ``made``,
+    which it created), so that the same command can simply be run again."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        (out / "metrics.csv").unlink(missing_ok=True)
+    for p in reversed(made):  # tb/ before the run folder
+        if p == out:
+            with contextlib.suppress(OSError):
+                p.rmdir()  # only when empty: nothing of the user's is touched
+        else:
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _tensorboard(out: Path) -> Any:
