@@ -318,7 +318,8 @@ def test_unreachable_server_fails_quickly_and_clearly(registry: Registry, tmp_pa
                           f"downloading {SET}/a.png)")
     assert BASE_URL_ENV in msg
     assert exc.value.result.downloaded == []
-    assert list((tmp_path / SET).iterdir()) == []
+    assert not (tmp_path / SET).exists()  # the set folder it made stayed empty, so it is gone again
+    assert tmp_path.is_dir()  # a data root that was there is kept
 
 
 # ------------------------------------------------------------------------------------------

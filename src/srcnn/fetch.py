@@ -770,23 +770,30 @@ def fetch(names: Iterable[str], root: str | os.PathLike[str] | None = None, *,
                 todo.append(entry)
     if not todo:
         return result
-    for name in dict.fromkeys(e.set_name for e in todo):
+    folders = [data_root / name for name in dict.fromkeys(e.set_name for e in todo)]
+    made = [d for d in [data_root, *folders] if not d.exists()]  # removed again if they stay empty
+    for d in folders:
         try:
-            (data_root / name).mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise DataError(f"cannot create {data_root / name}: {e.strerror or e}") from None
+            raise DataError(f"cannot create {d}: {e.strerror or e}") from None
     downloader = _Downloader(base_url=base_url, retries=retries, backoff=backoff, timeout=timeout,
                              progress=progress, total=sum(e.size for e in todo))
-    for entry in todo:
-        try:
-            result.bytes_downloaded += downloader.download(entry, data_root / entry.set_name
-                                                           / entry.file)
-        except _Refused as e:
-            result.failed[entry.key] = str(e)
-        except DataError as e:
-            raise FetchError(str(e), result) from None
-        else:
-            result.downloaded.append(entry.key)
+    try:
+        for entry in todo:
+            try:
+                result.bytes_downloaded += downloader.download(entry, data_root / entry.set_name
+                                                               / entry.file)
+            except _Refused as e:
+                result.failed[entry.key] = str(e)
+            except DataError as e:
+                raise FetchError(str(e), result) from None
+            else:
+                result.downloaded.append(entry.key)
+    finally:  # a fetch that got nothing (no network) leaves no empty set folders behind
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only when empty: a partial download (.part) is kept to resume
     if result.failed:
         keys = list(result.failed)
         first = result.failed[keys[0]]
