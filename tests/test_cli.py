@@ -476,3 +476,22 @@ def test_option_values_out_of_range_are_usage_errors(lr_png: Path, tmp_path: Pat
     assert _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "t.png"), "--tile", "16")[0] == 0
     assert _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "w.png"), "--tile", "0")[0] == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "t.png")), np.asarray(Image.open(tmp_path / "w.png")))
+
+
+def test_every_option_has_help() -> None:
+    import argparse
+
+    from srcnn.cli import build_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub, sp in a.choices.items():
+                    walk(sp, f"{name} {sub}")
+            elif not a.help:
+                missing.append(f"{name} {'/'.join(a.option_strings) or a.dest}")
+
+    walk(build_parser(), "srcnn")
+    assert missing == []

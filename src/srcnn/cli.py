@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Read an SRCNN Matlab model (SRCNN_v1/model/*/xN.mat) and write "
                         "our safetensors weights with architecture, scale and provenance.")
     cv.add_argument("mat", metavar="PATH.mat", help="the authors' Matlab model file")
-    cv.add_argument("-o", "--output", required=True, metavar="PATH.safetensors")
+    cv.add_argument("-o", "--output", required=True, metavar="PATH.safetensors",
+                    help="the weights file to write (safetensors with the model's metadata)")
     cv.add_argument("-s", "--scale", type=_float, default=None,
                     help="the scale the model is for (default: from an xN file name)")
     cv.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-w", "--weights", required=True,
                     help="a shipped model name, our .safetensors file or an authors' .mat file")
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="output format (onnx)")
-    ex.add_argument("-o", "--output", required=True, metavar="MODEL.onnx")
+    ex.add_argument("-o", "--output", required=True, metavar="MODEL.onnx", help="the ONNX file to write")
     ex.add_argument("--opset", type=_non_negative_int, default=17, help="ONNX opset (default 17)")
     ex.add_argument("-s", "--scale", type=_float, default=None,
                     help="for a scale-conditioned (multi-scale) model: the scale to export its "
