@@ -495,3 +495,19 @@ def test_every_option_has_help() -> None:
 
     walk(build_parser(), "srcnn")
     assert missing == []
+
+
+def test_quick_commands_do_not_import_torch() -> None:
+    """`srcnn --help`, `--version`, `models` and `data list` answer in a fraction of a second: the
+    package imports torch only when a command needs a network."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from srcnn.cli import main; rc = main(sys.argv[1:]); "
+            "print('torch' in sys.modules, rc, file=sys.stderr)")
+    for argv in (["--version"], ["models"], ["data", "list", "--root", "no-such-root"], ["upscale", "--help"]):
+        r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+        assert r.stderr.strip().splitlines()[-1] == "False 0", (argv, r.stderr)
+    r = subprocess.run([sys.executable, "-c", "import srcnn, sys; srcnn.upscale; print('torch' in sys.modules)"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "True"  # the lazy names still resolve
