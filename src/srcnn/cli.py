@@ -1,7 +1,7 @@
 """The ``srcnn`` command line: parses, calls the library, prints; ``main(argv) -> exit code``.
 
 Exit codes: 0 success, 1 a failure while working (unreadable input, corrupt weights, ...), 2 a
-usage error (bad option or value), 130 interrupted.
+usage error (bad option or value), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
