@@ -897,3 +897,61 @@ def test_compare_names_an_image_too_small(tmp_path: Path, capsys: pytest.Capture
     code, out, _ = _run(capsys, "compare", str(tmp_path / "s15.png"), "-s", "3", "-o", str(tmp_path / "b.png"))
     assert code == 0 and Image.open(tmp_path / "b.png").size[0] > 15
     assert "wrote" in out
+
+
+# A sweep of odd option values (session 9 found tracebacks, a hang and a left-over run among them):
+# each must end in one error line with exit 1 or 2, never an uncaught exception. {png} is a small image,
+# {root} a data root with train/ and val/, {tmp} a fresh folder; all fail before any real work.
+ODD_OPTIONS = [
+    "upscale {png} -s 2 -o {tmp}/o.png --tile 1",
+    "upscale {png} -s 2 -o {tmp}/o.png --max-memory 0",
+    "upscale {png} -s 2 -o {tmp}/o.png --device cuda:7",
+    "upscale {png} -s 2 -o {tmp}/o.png --device tpu",
+    "upscale {png} -s 2 -o {tmp}/no/such/folder/o.png",
+    "upscale {png} -s 2 --out-dir {png}",
+    "upscale {png} -s 2 -o {tmp}/o.png -w {png}",
+    "upscale {png} --width 99999 -o {tmp}/o.png",
+    "upscale {png} - -s 2 -o {tmp}/o.png",
+    "export -w srcnn-915-x3 -o {tmp}/m.onnx --opset 3",
+    "export -w srcnn-915-x3 -o {tmp}/m.onnx --opset 1000",
+    "export -w srcnn-955-ms -o {tmp}/m.onnx",
+    "evaluate -s 5 --sets {root}/val",
+    "evaluate -w srcnn-915-x3 --arch 9-1-5 --sets {root}/val",
+    "evaluate -w srcnn-915-x3 --sets {tmp}/nothing",
+    "evaluate -w srcnn-915-x3 --sets {root}/val --json {png}",
+    "train --data-root {root} --train-set train --val-set val --out {tmp}/r --size 5",
+    "train --data-root {root} --train-set train --val-set val --out {tmp}/r --size 300 --max-steps 2",
+    "train --data-root {root} --train-set train --val-set val --out {png} --max-steps 2",
+    "train --data-root {root} --train-set nope --val-set val --out {tmp}/r --max-steps 2",
+    "train --data-root {root} --train-set train --val-set val --out {tmp}/r --resume",
+    "train --data-root {root} --train-set train --val-set val --out {tmp}/r --distill-from srcnn-955-x2",
+    "train --data-root {root} --train-set train --val-set val --out {tmp}/r --device cuda:7",
+    "plot {tmp}/no-run",
+    "compare {png} -s 2 -o {tmp}/c.png --crop 0,0,0,0",
+    "serve --port 70000",
+    "info {png}",
+    "convert {png} -o {tmp}/x.safetensors",
+    "demo -s 5 -o {tmp}/d.png",
+]
+
+
+@pytest.mark.parametrize("line", ODD_OPTIONS)
+def test_odd_option_values_end_in_one_line(line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "in.png"
+    Image.fromarray(np.full((40, 48, 3), 120, np.uint8)).save(png)
+    root = tmp_path / "root"
+    for sub in ("train", "val"):
+        (root / sub).mkdir(parents=True)
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+            root / sub / "a.png")
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = line.format(png=png, root=root, tmp=work).split()
+    code, _, err = _run(capsys, *argv)
+    assert code in (1, 2), (line, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert "Traceback" not in err
+    # "srcnn: error: ..." or argparse's "srcnn COMMAND: argument ...", then at most the --help hint
+    assert lines and re.match(r"srcnn( \w+)?: ", lines[0]) and len(lines) <= 2, err
+    assert len(lines) == 1 or lines[1].startswith("(run `srcnn --help`"), err
+    assert not list(work.iterdir()), f"{line}: left {list(work.iterdir())}"  # nothing written, no half run
