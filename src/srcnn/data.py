@@ -219,7 +219,7 @@ def grid_positions(pairs: list[Pair], size: int = 33, stride: int = 14) -> np.nd
             for c in range(0, w - size + 1, stride):
                 rows.append((i, r, c))
     if not rows:
-        raise DataError(f"no training image is at least {size}x{size} pixels")
+        raise DataError(f"no training image is at least {size}x{size} pixels; use a smaller --size")
     return np.array(rows, dtype=np.int64)
 
 
@@ -229,7 +229,7 @@ def random_positions(pairs: list[Pair], n: int, size: int, g: torch.Generator) -
     room = (hw - size + 1).clamp_(min=0)
     areas = room[:, 0] * room[:, 1]
     if float(areas.sum()) == 0:
-        raise DataError(f"no training image is at least {size}x{size} pixels")
+        raise DataError(f"no training image is at least {size}x{size} pixels; use a smaller --size")
     idx = torch.multinomial(areas, n, replacement=True, generator=g)
     u = torch.rand(n, 2, generator=g, dtype=torch.float64)
     tl = (u * room[idx]).floor_().to(torch.int64)  # the same as int(u * room): u * room >= 0

@@ -583,7 +583,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     loss_sum0, loss_n0 = 0.0, 0
     if resume:
         if not ckpt_path.is_file():
-            raise ConfigError(f"--resume: no checkpoint in {out}")
+            raise ConfigError(f"--resume: no checkpoint in {out}; run without --resume to start there, or give the "
+                              "--out of the run to continue")
         ck = load_checkpoint(ckpt_path, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
