@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shlex
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -102,7 +103,7 @@ def check_output_folder(folder: str | os.PathLike[str], *, create: bool = False)
         raise ImageWriteError(f"cannot create output folder {f}: {where}" if create
                               else f"output folder {f} does not exist ({where})")
     if not create:
-        raise ImageWriteError(f"output folder {f} does not exist")
+        raise ImageWriteError(f"output folder {f} does not exist; create it first (mkdir -p {shlex.quote(str(f))})")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise ImageWriteError(f"cannot create output folder {f}: {anc} is not writable")
     return f
@@ -188,7 +189,7 @@ def atomic_open(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
     except OSError as e:
         if isinstance(e, FileNotFoundError) and not parent.is_dir():
-            raise ImageWriteError(f"cannot write {p}: output folder {parent} does not exist") from None
+            raise ImageWriteError(f"cannot write {p}: output folder {parent} does not exist; create it first") from None
         raise write_error(f"cannot write in {parent}", e) from None
     try:
         with os.fdopen(fd, "wb") as f:
