@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -434,3 +435,12 @@ def test_stages_before_the_first_step_report_progress(tiny_root: Path, tmp_path:
     seen.clear()
     train(_cfg(tiny_root, tmp_path / "r2", max_steps=1), stage_progress=lambda *a: seen.append(a))
     assert seen == []  # pairs from the cache, no teacher: nothing to wait for
+
+
+def test_a_clock_bounded_run_shows_the_time_left(tiny_root: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val",
+                 "--batch-size", "4", "--size", "33", "--max-minutes", "0.02", "--out", str(tmp_path / "c")])
+    assert code == 0
+    lefts = [m.group(1) for m in re.finditer(r"left=(\d+:\d\d)", capsys.readouterr().err)]
+    assert lefts and lefts[0] in ("0:01", "0:00") and lefts[-1] == "0:00"  # 1.2 s budget, counting down

@@ -975,7 +975,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                        file=sys.stderr, dynamic_ncols=True)
         bar.update(info["step"] - bar.n)
         val = info["val_psnr"]
-        bar.set_postfix(loss=f"{info['loss']:.2e}", val_psnr="-" if val is None else f"{val:.2f}",
+        extra = {}
+        if bar.total is None and args.max_minutes is not None:  # a run bounded by the clock: time left
+            left = max(0.0, args.max_minutes * 60 - info.get("elapsed_s", 0.0))
+            extra["left"] = f"{int(left // 60)}:{int(left % 60):02d}"
+        bar.set_postfix(loss=f"{info['loss']:.2e}", val_psnr="-" if val is None else f"{val:.2f}", **extra,
                         refresh=False)
 
     def log(msg: str) -> None:

@@ -710,7 +710,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             if step % cfg.ckpt_every == 0:
                 save()
             if progress and rank == 0 and (on_cpu or step % 20 == 0 or step == total):
-                progress({"step": step, "total": total, "loss": loss.item(), "val_psnr": last_val})
+                progress({"step": step, "total": total, "loss": loss.item(), "val_psnr": last_val,
+                          "elapsed_s": elapsed()})
         if rank == 0 and clock_stop and row_step != step:  # stopped by the clock: log where it ended
             log_row()
     except KeyboardInterrupt:
