@@ -170,6 +170,15 @@ def test_info_and_models(capsys: pytest.CaptureFixture[str], weights_file: Path)
     assert code == 0
     d = json.loads(out)
     assert d["arch"] == "9-1-5" and d["parameters"] == 8129 and d["scales"] == [3.0]
+    assert "shipped" not in d  # a file of the user's: no registry record
+    from srcnn.pretrained import AUTHORS, get_info
+
+    code, out, _ = _run(capsys, "info", "srcnn-915-x3")
+    shipped, m = json.loads(out)["shipped"], get_info("srcnn-915-x3")
+    assert code == 0 and shipped["sha256"] == m.sha256 and shipped["authors_model"] == "9-1-5 (91 images)"
+    assert shipped["results"]["x3"] == m.results()[3.0]
+    assert shipped["vs_authors"]["x3"]["set5_psnr"] == round(m.results()[3.0]["set5_psnr"]
+                                                             - AUTHORS["9-1-5"][1][3.0]["set5_psnr"], 4)
     code, out, _ = _run(capsys, "models")
     assert code == 0
     # each model's figures and its margin over the authors' model of the same architecture and scale

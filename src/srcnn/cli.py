@@ -431,9 +431,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .pretrained import AUTHORS, get_info, is_model_name
     from .weights import load_weights, weights_to_dict
 
-    print(json.dumps(weights_to_dict(load_weights(args.weights)), indent=2))
+    doc = weights_to_dict(load_weights(args.weights))
+    if is_model_name(args.weights):  # a shipped model: the registry's record too
+        m = get_info(args.weights)
+        results = m.results()
+        doc["shipped"] = {"file": m.file, "sha256": m.sha256, "recipe": m.recipe,
+                          "results": {f"x{k:g}": r for k, r in results.items()}}
+        ref = AUTHORS.get(m.arch)
+        if ref:
+            doc["shipped"]["vs_authors"] = {
+                f"x{k:g}": {key: round(r[key] - ref[1][k][key], 4) for key in r if key in ref[1][k]}
+                for k, r in results.items() if k in ref[1]}
+            doc["shipped"]["authors_model"] = ref[0]
+    print(json.dumps(doc, indent=2))
     return EXIT_OK
 
 
