@@ -431,7 +431,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .pretrained import AUTHORS, get_info, is_model_name
+    from .pretrained import AUTHORS, authors_results, get_info, is_model_name
     from .weights import load_weights, weights_to_dict
 
     doc = weights_to_dict(load_weights(args.weights))
@@ -440,12 +440,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         results = m.results()
         doc["shipped"] = {"file": m.file, "sha256": m.sha256, "recipe": m.recipe,
                           "results": {f"x{k:g}": r for k, r in results.items()}}
-        ref = AUTHORS.get(m.arch)
-        if ref:
-            doc["shipped"]["vs_authors"] = {
-                f"x{k:g}": {key: round(r[key] - ref[1][k][key], 4) for key in r if key in ref[1][k]}
-                for k, r in results.items() if k in ref[1]}
-            doc["shipped"]["authors_model"] = ref[0]
+        refs = {k: ref for k in results if (ref := authors_results(m.arch, k)) is not None}
+        if refs:
+            doc["shipped"]["authors_model"] = AUTHORS[m.arch][0]
+            doc["shipped"]["vs_authors"] = {f"x{k:g}": {key: round(results[k][key] - ref[key], 4)
+                                                        for key in results[k] if key in ref}
+                                            for k, ref in refs.items()}
     print(json.dumps(doc, indent=2))
     return EXIT_OK
 
@@ -454,7 +454,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     import shutil
     import textwrap
 
-    from .pretrained import AUTHORS, REGISTRY
+    from .pretrained import REGISTRY, authors_results
 
     if not REGISTRY:
         print("no shipped models in this version; use --weights with a .safetensors or .mat file")
@@ -465,7 +465,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return " / ".join(f"{meta.get(k, float('nan')):.2f}" for k in keys)
 
     def margins(arch: str, scale: float, meta: dict[str, Any]) -> str:
-        ref = AUTHORS.get(arch, ("", {}))[1].get(scale)
+        ref = authors_results(arch, scale)
         return " / ".join(f"{meta[k] - ref[k]:+.2f}" for k in keys) if ref else "-"
 
     width = max(60, min(shutil.get_terminal_size().columns, 120))
@@ -570,7 +570,7 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
     from .evaluate import EvalConfig, count_images, evaluate
     from .fileio import atomic_write_bytes, check_output_path
     from .infer import check_scale, resolve_model
-    from .pretrained import AUTHORS, REGISTRY, no_model_message, shipped_for
+    from .pretrained import AUTHORS, REGISTRY, authors_results, no_model_message, shipped_for
 
     scales = list(dict.fromkeys(check_scale(s) for s in (args.scales or [2.0, 3.0, 4.0])))
     plan = []
@@ -615,7 +615,7 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
             s = results[i]
             pb, pm = s.mean("psnr_bicubic"), s.mean("psnr_model")
             sb, sm = s.mean("ssim_bicubic"), s.mean("ssim_model")
-            ref = AUTHORS.get(info.arch, ("", {}))[1].get(k, {}) if name.lower() in standard else {}
+            ref = (authors_results(info.arch, k) or {}) if name.lower() in standard else {}
             pa, sa = ref.get(f"{name.lower()}_psnr"), ref.get(f"{name.lower()}_ssim")
             authors = f"{pa:7.2f} / {sa:.4f}" if pa is not None else f"{'-':>16}"
             margin = f"{pm - pa:+14.2f}" if pa is not None else f"{'-':>14}"

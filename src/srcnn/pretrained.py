@@ -122,6 +122,12 @@ AUTHORS: dict[str, tuple[str, dict[float, dict[str, Any]]]] = {
 }
 
 
+def authors_results(arch: str, scale: float) -> dict[str, Any] | None:
+    """The authors' figures (:data:`AUTHORS`) for ``arch`` at ``scale``; ``None`` where they have no model."""
+    entry = AUTHORS.get(arch)
+    return entry[1].get(float(scale)) if entry else None
+
+
 def model_names() -> list[str]:
     return [m.name for m in REGISTRY]
 
