@@ -1213,7 +1213,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.check:
         diff = check_onnx(data, model)
         if diff is None:
-            check = "; not checked (onnxruntime is not installed)"
+            check = "; not checked (onnxruntime is not installed: pip install onnxruntime)"
         elif diff > 1e-4:
             raise SRCNNError(f"the exported model differs from srcnn's engine by {diff:.2e} (> 1e-4); "
                              "nothing written")

@@ -699,7 +699,8 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
         import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigError("ONNX export needs the onnx package: pip install onnx") from None
+        raise ConfigError("ONNX export needs the onnx package: pip install 'srcnn[onnx]' (or pip install onnx "
+                          "onnxruntime)") from None
     newest = int(onnx.defs.onnx_opset_version())
     if not ONNX_MIN_OPSET <= opset <= newest:
         raise ConfigError(f"opset must be from {ONNX_MIN_OPSET} (Pad takes its pads as an input from there) "
