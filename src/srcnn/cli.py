@@ -570,12 +570,12 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
     from .evaluate import EvalConfig, count_images, evaluate
     from .fileio import atomic_write_bytes, check_output_path
     from .infer import check_scale, resolve_model
-    from .pretrained import AUTHORS, REGISTRY, authors_results, no_model_message, shipped_for
+    from .pretrained import AUTHORS, REGISTRY, authors_results, best_for_scale, no_model_message
 
     scales = list(dict.fromkeys(check_scale(s) for s in (args.scales or [2.0, 3.0, 4.0])))
     plan = []
     for k in scales:
-        info = shipped_for(k, args.arch)
+        info = best_for_scale(k, arch=args.arch)
         if info is None:
             if args.arch is None:
                 raise ConfigError(no_model_message(k))
@@ -1069,7 +1069,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-
     from .demo import run_demo
     from .fileio import atomic_write_bytes, check_output_path
     from .infer import check_scale
@@ -1090,7 +1089,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # --- see the results (issue 8): compare, filters, serve
 def _figure_bytes(fig: Any, out: Path) -> bytes:
-
     from .images import format_for_path
 
     fmt = format_for_path(out)

@@ -162,26 +162,15 @@ def load_shipped(name: str) -> Any:
     return load_safetensors(path)
 
 
-def best_for_scale(scale: float, channels_mode: str = "y") -> ModelInfo | None:
-    """The first registered model that serves ``scale`` (exact scale first, then multi-scale)."""
-    exact = [m for m in REGISTRY if m.channels_mode == channels_mode
-             and any(abs(scale - s) < 1e-6 for s in m.scales)]
+def best_for_scale(scale: float, channels_mode: str = "y", arch: str | None = None) -> ModelInfo | None:
+    """The first registered model that serves ``scale`` (exact scale first, then multi-scale);
+    with ``arch``, only models of that architecture."""
+    own = [m for m in REGISTRY if m.channels_mode == channels_mode and arch in (None, m.arch)]
+    exact = [m for m in own if any(abs(scale - s) < 1e-6 for s in m.scales)]
     if exact:
         return exact[0]
-    ranged = [m for m in REGISTRY if m.channels_mode == channels_mode and len(m.scales) > 1
-              and min(m.scales) - 1e-6 <= scale <= max(m.scales) + 1e-6]
-    return ranged[0] if ranged else None
-
-
-def shipped_for(scale: float, arch: str | None = None) -> ModelInfo | None:
-    """The shipped model ``srcnn upscale`` uses at ``scale`` (:func:`best_for_scale`), or, with
-    ``arch``, the first one of that architecture that serves it (exact scale first)."""
-    if arch is None:
-        return best_for_scale(scale)
-    own = [m for m in REGISTRY if m.arch == arch and m.channels_mode == "y"]
-    exact = [m for m in own if any(abs(scale - s) < 1e-6 for s in m.scales)]
     ranged = [m for m in own if len(m.scales) > 1 and min(m.scales) - 1e-6 <= scale <= max(m.scales) + 1e-6]
-    return (exact + ranged)[0] if exact or ranged else None
+    return ranged[0] if ranged else None
 
 
 def no_model_message(scale: float) -> str:
