@@ -990,7 +990,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         val = info["val_psnr"]
         extra = {}
         if bar.total is None and args.max_minutes is not None:  # a run bounded by the clock: time left
-            left = max(0.0, args.max_minutes * 60 - info.get("elapsed_s", 0.0))
+            left = max(0.0, args.max_minutes * 60 - info["elapsed_s"])
             extra["left"] = f"{int(left // 60)}:{int(left % 60):02d}"
         bar.set_postfix(loss=f"{info['loss']:.2e}", val_psnr="-" if val is None else f"{val:.2f}", **extra,
                         refresh=False)

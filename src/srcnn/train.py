@@ -549,11 +549,12 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     ckpt_path = out / "checkpoint.pt"
     init_w = load_weights(cfg.init_from) if cfg.init_from is not None and not resume else None  # before any file
     teacher_w = load_weights(cfg.distill_from) if cfg.distill_from is not None else None
-    missing = [k for k in sorted(set(cfg.scales)) if teacher_w is not None and not teacher_w.supports_scale(k)]
-    if teacher_w is not None and missing:
-        raise ConfigError(f"--distill-from {cfg.distill_from} was trained for "
-                          + "/".join(f"x{k:g}" for k in teacher_w.scales) + ", and this run trains "
-                          + "/".join(f"x{k:g}" for k in missing) + ": give a teacher for every training scale")
+    if teacher_w is not None:  # a teacher for another scale is refused now, not after the pairs are built
+        missing = [k for k in sorted(set(cfg.scales)) if not teacher_w.supports_scale(k)]
+        if missing:
+            raise ConfigError(f"--distill-from {cfg.distill_from} was trained for "
+                              + "/".join(f"x{k:g}" for k in teacher_w.scales) + ", and this run trains "
+                              + "/".join(f"x{k:g}" for k in missing) + ": give a teacher for every training scale")
     if rank == 0:
         check_output_folder(out, create=True)  # made once the data is ready, just before the first file
     torch.manual_seed(cfg.seed)
