@@ -12,7 +12,7 @@ from srcnn.cli import main
 from srcnn.color import round_uint8, y_uint8
 from srcnn.errors import WeightsError
 from srcnn.metrics import modcrop, psnr, shave
-from srcnn.pretrained import REGISTRY, best_for_scale, load_shipped, model_path
+from srcnn.pretrained import REGISTRY, best_for_scale, get_info, load_shipped, model_path
 from srcnn.resize import imresize
 
 
@@ -42,15 +42,27 @@ def test_shipped_model_loads_and_beats_bicubic(info: object) -> None:
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])
-def test_multiscale_model_is_the_per_scale_model_at_its_knots(k: int) -> None:
-    # srcnn-955-ms is built through the per-scale siblings (README, Pretrained models): folded at x2,
-    # x3 and x4 it must be srcnn-955-x2, -x3, -x4, and halfway to the next knot it must differ.
+def test_per_scale_models_continue_the_multiscale_knots(k: int) -> None:
+    # srcnn-955-ms's knots x2, x3, x4 are srcnn-955-xK at 10 minutes; the shipped srcnn-955-xK trained 6.5 minutes
+    # more (README, Pretrained models). So each stays close to the knot at its own scale (3-4 % relative L2) and
+    # far from the multi-scale network a quarter scale away (17 % or more).
     ms, per = load_shipped("srcnn-955-ms"), load_shipped(f"srcnn-955-x{k}")
-    folded, plain = ms.plain_state(float(k)), per.plain_state()
-    for name, t in plain.items():
-        assert torch.allclose(folded[name], t, rtol=0, atol=1e-6), (k, name)
-    mid = ms.plain_state(k + 0.25)
-    assert max(float((mid[n] - plain[n]).abs().max()) for n in plain) > 1e-3
+    plain = per.plain_state()
+    norm = sum(float((t**2).sum()) for t in plain.values()) ** 0.5
+
+    def rel(scale: float) -> float:
+        folded = ms.plain_state(scale)
+        return sum(float(((folded[n] - t) ** 2).sum()) for n, t in plain.items()) ** 0.5 / norm
+
+    assert rel(float(k)) < 0.06, k
+    for s in (k - 0.25, k + 0.25):
+        if 1.5 <= s <= 4:
+            assert rel(s) > 0.15, (k, s)
+    # Done-means 2 of #4, on the registry's Set5 figures (which test_shipped_model_results_hold_on_set5 measures):
+    # the multi-scale model is within 0.05 dB of the per-scale model.
+    ms_claim = get_info("srcnn-955-ms").results()[float(k)]["set5_psnr"]
+    per_claim = get_info(f"srcnn-955-x{k}").results()[float(k)]["set5_psnr"]
+    assert abs(ms_claim - per_claim) <= 0.05, (k, ms_claim, per_claim)
 
 
 def test_corrupted_shipped_file_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
