@@ -187,7 +187,7 @@ def test_info_and_models(capsys: pytest.CaptureFixture[str], weights_file: Path)
     m, sets = get_info("srcnn-955-x2"), ("set5", "set14", "bsd100")
     ours, theirs = m.results()[2.0], AUTHORS["9-5-5"][1][2.0]
     cells = [m.name, "9-5-5", "x2", " / ".join(f"{ours[f'{k}_psnr']:.2f}" for k in sets),
-             " / ".join(f"{ours[f'{k}_psnr'] - theirs[f'{k}_psnr']:+.2f}" for k in sets), m.sha256[:12]]
+             " / ".join(f"{ours[f'{k}_psnr'] - theirs[f'{k}_psnr']:+.3f}" for k in sets), m.sha256[:12]]
     assert re.search("\n" + " +".join(map(re.escape, cells)), out), out
     assert re.search(r"\n +x2\.5 +[\d.]+ / [\d.]+ / [\d.]+ +-\n", out)  # no authors' model at x2.5
     assert "recipe: srcnn train --arch 9-1-5 --scale 3" in out
@@ -423,9 +423,9 @@ def test_evaluate_table_on_set5(data_root: Path, tmp_path: Path, capsys: pytest.
     (row,) = json.loads((tmp_path / "t.json").read_text())["rows"]
     shipped = get_info("srcnn-955-x3").results()[3.0]
     assert row["psnr_bicubic"] == pytest.approx(30.39, abs=0.005)  # the papers' bicubic
-    assert row["psnr_model"] == pytest.approx(shipped["set5_psnr"], abs=0.005)
-    assert (row["psnr_authors"], row["ssim_authors"]) == (32.75, 0.9090)
-    assert f"{row['psnr_model'] - 32.75:+14.2f}" in out
+    assert row["psnr_model"] == pytest.approx(shipped["set5_psnr"], abs=0.0005)
+    assert (row["psnr_authors"], row["ssim_authors"]) == (32.749, 0.9090)  # the papers' 32.75, to the thousandth
+    assert f"{row['psnr_model'] - 32.749:+14.3f}" in out
 
 
 def test_sigterm_stops_a_folder_run_cleanly(tmp_path: Path) -> None:

@@ -466,22 +466,22 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     def margins(arch: str, scale: float, meta: dict[str, Any]) -> str:
         ref = authors_results(arch, scale)
-        return " / ".join(f"{meta[k] - ref[k]:+.2f}" for k in keys) if ref else "-"
+        return " / ".join(f"{meta[k] - ref[k]:+.3f}" for k in keys) if ref else "-"
 
     width = max(60, min(shutil.get_terminal_size().columns, 120))
     print(f"{'name':<16} {'arch':<6} {'scales':<8} {'Y-PSNR Set5 / Set14 / BSD100':<28} "
-          f"{'vs authors':<22} sha256")
+          f"{'vs authors':<25} sha256")
     for m in REGISTRY:
         per_scale = m.meta.get("per_scale")
         if per_scale:  # one network for a range of scales: a row of results per scale
             scales = f"x{min(m.scales):g}-{max(m.scales):g}"
-            print(f"{m.name:<16} {m.arch:<6} {scales:<8} {'(per scale, below)':<28} {'':<22} {m.sha256[:12]}…")
+            print(f"{m.name:<16} {m.arch:<6} {scales:<8} {'(per scale, below)':<28} {'':<25} {m.sha256[:12]}…")
             for s, meta in per_scale.items():
                 print(f"{'':<16} {'':<6} {'x' + s:<8} {psnrs(meta):<28} {margins(m.arch, float(s), meta)}")
         else:
             scales = ",".join(f"x{s:g}" for s in m.scales)
             print(f"{m.name:<16} {m.arch:<6} {scales:<8} {psnrs(m.meta):<28} "
-                  f"{margins(m.arch, m.scales[0], m.meta):<22} {m.sha256[:12]}…")
+                  f"{margins(m.arch, m.scales[0], m.meta):<25} {m.sha256[:12]}…")
         print(textwrap.fill(m.recipe, width, initial_indent=" " * 17 + "recipe: ", subsequent_indent=" " * 25,
                             break_on_hyphens=False))
     print("\n" + textwrap.fill("Y-PSNR in dB (srcnn evaluate, the papers' protocol); vs authors: minus the "
@@ -618,7 +618,7 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
             ref = (authors_results(info.arch, k) or {}) if name.lower() in standard else {}
             pa, sa = ref.get(f"{name.lower()}_psnr"), ref.get(f"{name.lower()}_ssim")
             authors = f"{pa:7.2f} / {sa:.4f}" if pa is not None else f"{'-':>16}"
-            margin = f"{pm - pa:+14.2f}" if pa is not None else f"{'-':>14}"
+            margin = f"{pm - pa:+14.3f}" if pa is not None else f"{'-':>14}"
             print(f"{name:<10} {'x' + format(k, 'g'):>5}  {info.name:<14} {pb:7.2f} / {sb:.4f}  "
                   f"{pm:7.2f} / {sm:.4f}  {authors}  {margin}")
             doc_rows.append({"set": name, "folder": s.folder, "scale": k, "model": info.name, "arch": info.arch,
