@@ -1,0 +1,73 @@
+"""The teacher's pass of ``srcnn train --distill-from`` (``train.distill_labels``): the 8-view self-ensemble of a
+9-1-5 over many images of different sizes, as T91 with downscaled copies gives it, with cuDNN's autotuner
+(``torch.backends.cudnn.benchmark``, which train turns on) off and on. Synthetic images (seeded): no data needed.
+
+    python benchmarks/teacher_labels.py [--device cuda] [--images 120] [--json out.json]
+
+Measured in session 10 on an idle H100 (torch 2.11, 120 images of 120..320 px): 1.33 s with the autotuner off (the
+first pass, which also pays the lazy loading of kernels), 0.25 s on, 0.33 s for ``distill_labels`` itself. So the
+pass is about a second for T91, and the autotuner does not hurt it. In that session's GPU call, two distillation
+runs still spent about 8 minutes before their first step while 10 other runs trained on the same GPU; a
+latency-bound pass (one sync per image) under time-slicing is the likely cause (not measured). On a CPU the flag
+does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+from srcnn.data import Pair
+from srcnn.infer import run_model
+from srcnn.model import SRCNN, config_for
+from srcnn.train import distill_labels
+from srcnn.weights import Weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--images", type=int, default=120, help="images of random size 120..320 x 120..320 px")
+    ap.add_argument("--arch", default="9-1-5")
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(0)
+    pairs = [Pair(rng.random((1, h, w), dtype=np.float32), rng.random((1, h, w), dtype=np.float32), 3.0, f"{i}")
+             for i, (h, w) in enumerate(rng.integers(120, 321, size=(args.images, 2)))]
+    torch.manual_seed(0)
+    net = SRCNN(config_for(args.arch)).eval()
+    teacher = Weights(config=net.config, state_dict=dict(net.state_dict()), scales=(3.0,), name="random")
+    model = teacher.build(device=args.device)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    torch.backends.cudnn.benchmark = False
+    run_model(model, torch.rand(1, 1, 64, 64, device=args.device), self_ensemble=True)  # CUDA start-up: not timed
+    sync()
+    rows = {}
+    for label, bench in (("autotuner off", False), ("autotuner on", True)):
+        torch.backends.cudnn.benchmark = bench
+        t0 = time.perf_counter()
+        for p in pairs:
+            run_model(model, torch.from_numpy(p.bicubic)[None].to(args.device), self_ensemble=True)
+        sync()
+        rows[label] = time.perf_counter() - t0
+    torch.backends.cudnn.benchmark = True  # as train sets it before the pass
+    t0 = time.perf_counter()
+    distill_labels(pairs, teacher, 0.5, "y", args.device)
+    sync()
+    rows["distill_labels (as train calls it)"] = time.perf_counter() - t0
+    print(f"{args.images} images, {args.arch} 8-view ensemble on {args.device} ({torch.__version__}):")
+    for label, s in rows.items():
+        print(f"  {label:<36} {s:7.2f} s  ({args.images / s:6.1f} images/s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": args.device, "images": args.images, "arch": args.arch, "seconds": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
