@@ -210,6 +210,9 @@ def test_sigterm_saves_the_checkpoint_then_resume(tiny_root: Path, tmp_path: Pat
     assert "Traceback" not in err
     step = int(load_checkpoint(out / "checkpoint.pt")["step"])
     assert step >= 15
+    # where it stood: the last step the bar saw (the signal may land between a step and its report)
+    m = re.search(r"interrupted at step (\d+), after \d+\.\d min of setup and \d+\.\d min of training", err)
+    assert m and step - 1 <= int(m.group(1)) <= step, err
     r = subprocess.run([sys.executable, "-m", "srcnn", "train", "--resume", *_cli_train(
         tiny_root, out, "--max-steps", str(step + 3), "--ckpt-every", "100000", "--eval-every", "5")],
         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
@@ -442,5 +445,22 @@ def test_a_clock_bounded_run_shows_the_time_left(tiny_root: Path, tmp_path: Path
     code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val",
                  "--batch-size", "4", "--size", "33", "--max-minutes", "0.02", "--out", str(tmp_path / "c")])
     assert code == 0
-    lefts = [m.group(1) for m in re.finditer(r"left=(\d+:\d\d)", capsys.readouterr().err)]
+    out, err = capsys.readouterr()
+    lefts = [m.group(1) for m in re.finditer(r"left=(\d+:\d\d)", err)]
     assert lefts and lefts[0] in ("0:01", "0:00") and lefts[-1] == "0:00"  # 1.2 s budget, counting down
+    # the summary says how long the run trained and how long it took to get there (tiny data: well under 0.1 min)
+    assert re.search(r"; 0\.0 min of training \(this start: 0\.0 min of setup first\); files in ", out), out
+
+
+def test_an_interrupt_during_setup_says_so(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("srcnn.train.build_pairs", interrupted)  # Ctrl-C while the training pairs are built
+    code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+                 "--out", str(tmp_path / "s")])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert re.search(r"interrupted during setup, after 0\.0 min, before any step", err), err
+    assert "checkpoint saved" not in err and not (tmp_path / "s").exists()  # nothing trained, nothing left

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -371,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stop on an unreadable training image instead of skipping it")
     tr.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     tr.add_argument("--device", default="cpu", help=_DEVICE_HELP)
-    tr.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("-q", "--quiet", action="store_true",
+                    help="no progress bars or notes; the last line (step, PSNR, training and setup time) still prints")
 
     pl = sub.add_parser("plot", help="draw a run's convergence curve (PSNR vs backprops)",
                         description="Plot test PSNR against the number of backprops from RUN_DIR/"
@@ -975,9 +977,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
                       strict=args.strict)
     bar: Any = None
+    # Setup (reading the data, building the pairs, a teacher's labels) is timed from here to the first step, so that
+    # even a quiet batch job's log says where its time went.
+    started, last_step = time.monotonic(), 0
+    first_step_at: float | None = None
 
     def progress(info: dict[str, Any]) -> None:
-        nonlocal bar
+        nonlocal bar, first_step_at, last_step
+        if first_step_at is None:
+            first_step_at = time.monotonic()
+        last_step = info["step"]
         if args.quiet:
             return
         if bar is None:
@@ -1017,6 +1026,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
             bar = None
+        if first_step_at is None:
+            _note(f"interrupted during setup, after {(time.monotonic() - started) / 60:.1f} min, before any step")
+        else:
+            _note(f"interrupted at step {last_step}, after {(first_step_at - started) / 60:.1f} min of setup and "
+                  f"{(time.monotonic() - first_step_at) / 60:.1f} min of training")
         if ckpt.is_file() and ckpt.stat().st_mtime_ns != before:
             _note(f"checkpoint saved in {ckpt}; run the same command with --resume to continue")
         raise
@@ -1026,7 +1040,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if res["rank"] == 0:
         print(f"stopped at step {res['step']} of {res['total'] if res['total'] < 1e9 else '-'}; "
               f"last val PSNR {res['last_val_psnr'] or float('nan'):.2f} dB, best "
-              f"{res['best_val_psnr']:.2f} dB; {res['elapsed_s'] / 60:.1f} min; files in {res['out']}")
+              f"{res['best_val_psnr']:.2f} dB; {res['elapsed_s'] / 60:.1f} min of training "
+              f"(this start: {((first_step_at or time.monotonic()) - started) / 60:.1f} min of setup first); "
+              f"files in {res['out']}")
     return EXIT_OK
 
 
