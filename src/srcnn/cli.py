@@ -569,6 +569,9 @@ def _print_per_image(results: Sequence[Any], rgb: bool = False, title: str = "")
 def _evaluate_shipped(args: argparse.Namespace) -> int:
     """``srcnn evaluate`` without --weights: the papers' table (set x scale rows: bicubic, the shipped
     model, the authors' released model of the same architecture and our margin over it)."""
+    import shutil
+    import textwrap
+
     from .evaluate import EvalConfig, count_images, evaluate
     from .fileio import atomic_write_bytes, check_output_path
     from .infer import check_scale, resolve_model
@@ -626,8 +629,11 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
             doc_rows.append({"set": name, "folder": s.folder, "scale": k, "model": info.name, "arch": info.arch,
                              "images": len(s.images), "psnr_bicubic": pb, "ssim_bicubic": sb,
                              "psnr_model": pm, "ssim_model": sm, "psnr_authors": pa, "ssim_authors": sa})
-    print(f"\nauthors: their released {label}, evaluated with srcnn evaluate (SRCNN_v1); '-' where they "
-          "have no model or the set is not a standard one")
+    width = max(60, min(shutil.get_terminal_size().columns, 120))
+    print("\n" + textwrap.fill(f"authors: their released {label}, evaluated with srcnn evaluate (SRCNN_v1); '-' "
+                               "where they have no model or the set is not a standard one. The last column comes from "
+                               "the unrounded means, so it can differ by 0.01 from the difference of the rounded "
+                               "columns", width))
     if args.json:
         doc = {"self_ensemble": args.self_ensemble, "rows": doc_rows,
                "sets": [{"scale": k, "model": info.name, "sets": [r.to_dict() for r in results]}
