@@ -12,7 +12,9 @@ import functools
 import io
 import json
 import os
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -453,9 +455,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    import shutil
-    import textwrap
-
     from .pretrained import REGISTRY, authors_results
 
     if not REGISTRY:
@@ -470,7 +469,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         ref = authors_results(arch, scale)
         return " / ".join(f"{meta[k] - ref[k]:+.3f}" for k in keys) if ref else "-"
 
-    width = max(60, min(shutil.get_terminal_size().columns, 120))
+    width = _text_width()
     print(f"{'name':<16} {'arch':<6} {'scales':<8} {'Y-PSNR Set5 / Set14 / BSD100':<28} "
           f"{'vs authors':<25} sha256")
     for m in REGISTRY:
@@ -569,9 +568,6 @@ def _print_per_image(results: Sequence[Any], rgb: bool = False, title: str = "")
 def _evaluate_shipped(args: argparse.Namespace) -> int:
     """``srcnn evaluate`` without --weights: the papers' table (set x scale rows: bicubic, the shipped
     model, the authors' released model of the same architecture and our margin over it)."""
-    import shutil
-    import textwrap
-
     from .evaluate import EvalConfig, count_images, evaluate
     from .fileio import atomic_write_bytes, check_output_path
     from .infer import check_scale, resolve_model
@@ -629,11 +625,10 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
             doc_rows.append({"set": name, "folder": s.folder, "scale": k, "model": info.name, "arch": info.arch,
                              "images": len(s.images), "psnr_bicubic": pb, "ssim_bicubic": sb,
                              "psnr_model": pm, "ssim_model": sm, "psnr_authors": pa, "ssim_authors": sa})
-    width = max(60, min(shutil.get_terminal_size().columns, 120))
     print("\n" + textwrap.fill(f"authors: their released {label}, evaluated with srcnn evaluate (SRCNN_v1); '-' "
                                "where they have no model or the set is not a standard one. The last column comes from "
                                "the unrounded means, so it can differ by 0.01 from the difference of the rounded "
-                               "columns", width))
+                               "columns", _text_width()))
     if args.json:
         doc = {"self_ensemble": args.self_ensemble, "rows": doc_rows,
                "sets": [{"scale": k, "model": info.name, "sets": [r.to_dict() for r in results]}
@@ -641,6 +636,11 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=args.overwrite)
         print(f"\nwrote {args.json}")
     return EXIT_OK
+
+
+def _text_width() -> int:
+    """Width for wrapped table notes: the terminal's, within 60..120 columns (80 when not a terminal)."""
+    return max(60, min(shutil.get_terminal_size().columns, 120))
 
 
 def _bar(total: int, desc: str, quiet: bool, unit: str = "it", delay: float = 0.0) -> Any:
@@ -1032,13 +1032,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
             bar = None
-        if first_step_at is None:
-            _note(f"interrupted during setup, after {(time.monotonic() - started) / 60:.1f} min, before any step")
-        else:
-            _note(f"interrupted at step {last_step}, after {(first_step_at - started) / 60:.1f} min of setup and "
-                  f"{(time.monotonic() - first_step_at) / 60:.1f} min of training")
-        if ckpt.is_file() and ckpt.stat().st_mtime_ns != before:
-            _note(f"checkpoint saved in {ckpt}; run the same command with --resume to continue")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one report for all processes
+            if first_step_at is None:
+                _note(f"interrupted during setup, after {(time.monotonic() - started) / 60:.1f} min, before any step")
+            else:
+                _note(f"interrupted at step {last_step}, after {(first_step_at - started) / 60:.1f} min of setup "
+                      f"and {(time.monotonic() - first_step_at) / 60:.1f} min of training")
+            if ckpt.is_file() and ckpt.stat().st_mtime_ns != before:
+                _note(f"checkpoint saved in {ckpt}; run the same command with --resume to continue")
         raise
     finally:
         if bar is not None:
