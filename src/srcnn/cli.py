@@ -455,7 +455,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .pretrained import REGISTRY, authors_results
+    from .pretrained import REGISTRY, authors_results, best_for_scale
 
     if not REGISTRY:
         print("no shipped models in this version; use --weights with a .safetensors or .mat file")
@@ -469,6 +469,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         ref = authors_results(arch, scale)
         return " / ".join(f"{meta[k] - ref[k]:+.3f}" for k in keys) if ref else "-"
 
+    def scale_cell(m: Any, scale: float) -> str:  # "x3*": srcnn upscale's choice at that scale
+        default = best_for_scale(scale, m.channels_mode)
+        return f"x{scale:g}" + ("*" if default is not None and default.name == m.name else "")
+
     width = _text_width()
     print(f"{'name':<16} {'arch':<6} {'scales':<8} {'Y-PSNR Set5 / Set14 / BSD100':<28} "
           f"{'vs authors':<25} sha256")
@@ -478,16 +482,19 @@ def cmd_models(args: argparse.Namespace) -> int:
             scales = f"x{min(m.scales):g}-{max(m.scales):g}"
             print(f"{m.name:<16} {m.arch:<6} {scales:<8} {'(per scale, below)':<28} {'':<25} {m.sha256[:12]}…")
             for s, meta in per_scale.items():
-                print(f"{'':<16} {'':<6} {'x' + s:<8} {psnrs(meta):<28} {margins(m.arch, float(s), meta)}")
+                print(f"{'':<16} {'':<6} {scale_cell(m, float(s)):<8} {psnrs(meta):<28} "
+                      f"{margins(m.arch, float(s), meta)}")
         else:
-            scales = ",".join(f"x{s:g}" for s in m.scales)
+            scales = ",".join(scale_cell(m, s) for s in m.scales)
             print(f"{m.name:<16} {m.arch:<6} {scales:<8} {psnrs(m.meta):<28} "
                   f"{margins(m.arch, m.scales[0], m.meta):<25} {m.sha256[:12]}…")
         print(textwrap.fill(m.recipe, width, initial_indent=" " * 17 + "recipe: ", subsequent_indent=" " * 25,
                             break_on_hyphens=False))
     print("\n" + textwrap.fill("Y-PSNR in dB (srcnn evaluate, the papers' protocol); vs authors: minus the "
                               "authors' released model of the same architecture at that scale (9-1-5: 91 "
-                              "images; 9-5-5: ImageNet); `srcnn evaluate` measures them anew", width))
+                              "images; 9-5-5: ImageNet); `srcnn evaluate` measures them anew. *: the model that "
+                              "srcnn upscale and srcnn demo use at that scale when no --weights is given (between "
+                              "the listed scales, the multi-scale model)", width))
     return EXIT_OK
 
 
