@@ -435,7 +435,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .pretrained import AUTHORS, authors_results, get_info, is_model_name
+    from .pretrained import AUTHORS, get_info, is_model_name, vs_authors
     from .weights import load_weights, weights_to_dict
 
     doc = weights_to_dict(load_weights(args.weights))
@@ -444,18 +444,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         results = m.results()
         doc["shipped"] = {"file": m.file, "sha256": m.sha256, "recipe": m.recipe,
                           "results": {f"x{k:g}": r for k, r in results.items()}}
-        refs = {k: ref for k in results if (ref := authors_results(m.arch, k)) is not None}
-        if refs:
+        margins = {k: d for k in results if (d := vs_authors(m, k)) is not None}
+        if margins:
             doc["shipped"]["authors_model"] = AUTHORS[m.arch][0]
-            doc["shipped"]["vs_authors"] = {f"x{k:g}": {key: round(results[k][key] - ref[key], 4)
-                                                        for key in results[k] if key in ref}
-                                            for k, ref in refs.items()}
+            doc["shipped"]["vs_authors"] = {f"x{k:g}": {key: round(v, 4) for key, v in d.items()}
+                                            for k, d in margins.items()}
     print(json.dumps(doc, indent=2))
     return EXIT_OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .pretrained import REGISTRY, authors_results, best_for_scale
+    from .pretrained import REGISTRY, best_for_scale, vs_authors
 
     if not REGISTRY:
         print("no shipped models in this version; use --weights with a .safetensors or .mat file")
@@ -465,9 +464,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     def psnrs(meta: dict[str, Any]) -> str:
         return " / ".join(f"{meta.get(k, float('nan')):.2f}" for k in keys)
 
-    def margins(arch: str, scale: float, meta: dict[str, Any]) -> str:
-        ref = authors_results(arch, scale)
-        return " / ".join(f"{meta[k] - ref[k]:+.3f}" for k in keys) if ref else "-"
+    def margins(m: Any, scale: float) -> str:
+        d = vs_authors(m, scale)
+        return " / ".join(f"{d[k]:+.3f}" for k in keys) if d else "-"
 
     def scale_cell(m: Any, scale: float) -> str:  # "x3*": srcnn upscale's choice at that scale
         default = best_for_scale(scale, m.channels_mode)
@@ -483,11 +482,11 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{m.name:<16} {m.arch:<6} {scales:<8} {'(per scale, below)':<28} {'':<25} {m.sha256[:12]}…")
             for s, meta in per_scale.items():
                 print(f"{'':<16} {'':<6} {scale_cell(m, float(s)):<8} {psnrs(meta):<28} "
-                      f"{margins(m.arch, float(s), meta)}")
+                      f"{margins(m, float(s))}")
         else:
             scales = ",".join(scale_cell(m, s) for s in m.scales)
             print(f"{m.name:<16} {m.arch:<6} {scales:<8} {psnrs(m.meta):<28} "
-                  f"{margins(m.arch, m.scales[0], m.meta):<25} {m.sha256[:12]}…")
+                  f"{margins(m, m.scales[0]):<25} {m.sha256[:12]}…")
         print(textwrap.fill(m.recipe, width, initial_indent=" " * 17 + "recipe: ", subsequent_indent=" " * 25,
                             break_on_hyphens=False))
     print("\n" + textwrap.fill("Y-PSNR in dB (srcnn evaluate, the papers' protocol); vs authors: minus the "

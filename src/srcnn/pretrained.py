@@ -144,6 +144,16 @@ def authors_results(arch: str, scale: float) -> dict[str, Any] | None:
     return entry[1].get(float(scale)) if entry else None
 
 
+def vs_authors(info: ModelInfo, scale: float) -> dict[str, float] | None:
+    """Our registry figures minus the authors' (``set5_psnr``, ``set5_ssim``, ...) for ``info`` at ``scale``;
+    ``None`` where the authors have no model of that architecture and scale."""
+    ref = authors_results(info.arch, scale)
+    if ref is None:
+        return None
+    ours = info.results()[float(scale)]
+    return {key: ours[key] - ref[key] for key in ours if key in ref}
+
+
 def model_names() -> list[str]:
     return [m.name for m in REGISTRY]
 
