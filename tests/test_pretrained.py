@@ -43,9 +43,9 @@ def test_shipped_model_loads_and_beats_bicubic(info: object) -> None:
 
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_per_scale_models_continue_the_multiscale_knots(k: int) -> None:
-    # srcnn-955-ms's knots x2, x3, x4 are srcnn-955-xK at 10 minutes; the shipped srcnn-955-xK trained 6.5 minutes
-    # more (README, Pretrained models). So each stays close to the knot at its own scale (3-4 % relative L2) and
-    # far from the multi-scale network a quarter scale away (17 % or more).
+    # srcnn-955-ms's knots x2, x3, x4 are srcnn-955-xK at 10 minutes; the shipped srcnn-955-xK trained 16.3 minutes
+    # more (README, Pretrained models). So each stays close to the knot at its own scale (8-12 % relative L2) and
+    # at least twice as far from the multi-scale network a quarter scale away (26 % or more).
     ms, per = load_shipped("srcnn-955-ms"), load_shipped(f"srcnn-955-x{k}")
     plain = per.plain_state()
     norm = sum(float((t**2).sum()) for t in plain.values()) ** 0.5
@@ -54,10 +54,11 @@ def test_per_scale_models_continue_the_multiscale_knots(k: int) -> None:
         folded = ms.plain_state(scale)
         return sum(float(((folded[n] - t) ** 2).sum()) for n, t in plain.items()) ** 0.5 / norm
 
-    assert rel(float(k)) < 0.06, k
+    near = rel(float(k))
+    assert near < 0.13, (k, near)
     for s in (k - 0.25, k + 0.25):
         if 1.5 <= s <= 4:
-            assert rel(s) > 0.15, (k, s)
+            assert rel(s) > max(0.25, 2 * near), (k, s)
     # Done-means 2 of #4, on the registry's Set5 figures (which test_shipped_model_results_hold_on_set5 measures):
     # the multi-scale model is within 0.05 dB of the per-scale model.
     ms_claim = get_info("srcnn-955-ms").results()[float(k)]["set5_psnr"]

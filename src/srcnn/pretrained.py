@@ -48,17 +48,28 @@ _RECIPE_955 = ("tools/train_zoo.sh run 955-sib-x{k}: srcnn train --arch 9-5-5 --
                "--batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 6.5, then "
                "--resume --max-minutes 10 (Adam lr 3e-4, 500-step warm-up; one H100 shared by 6 runs, 30k steps; "
                "shipped as srcnn-955-x{k} before, sha256 {prev}...), then --resume{more} --max-minutes 16.5 (one "
-               "H100 shared by 12 runs, {steps}k steps). Each stage replaced the shipped srcnn-955-x{k} (first an "
-               "18-minute model trained from scratch) by scoring higher on 15 BSDS200 training images")
+               "H100 shared by 12 runs, {steps}k steps; shipped before, sha256 {prev16}...), then --resume{more} "
+               "--max-minutes 22.5, then 26.3 (one H200 shared by 6 runs, {steps2}k steps). Each stage replaced the "
+               "shipped srcnn-955-x{k} (first an 18-minute model trained from scratch) by scoring higher on 15 BSDS200 "
+               "training images")
 _MORE_955_4 = " --downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
 _PREV_955 = {2: "6c153d1c", 3: "d4324ef4", 4: "e96f12d5"}  # the 10-minute weights: srcnn-955-ms's knots x2, 3, 4
+_PREV16_955 = {2: "677e2d03", 3: "9a04c931", 4: "4c5c30f4"}  # the 16.5-minute weights (session 10)
 _RECIPE_915_4 = (_RECIPE_915.format(k=4, total=_TOTAL_915_34) + "; shipped before (sha256 d0f6cdee...), then "
                  "distilled into itself: srcnn train --arch 9-1-5 --scale 4 --init-from that model --distill-from "
                  "that model (labels: 0.5 ground truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 --recipe "
                  "fast --size 64 --batch-size 128 --train-set T91 --downscale 0.9 --downscale 0.8 --downscale 0.7 "
-                 "--downscale 0.6 --max-minutes 6.5, stopped by the end of the GPU call after 1.9 minutes (22k steps, "
-                 "the learning-rate decay 30 % through); it replaced the model by scoring 0.006 dB higher on 15 "
-                 "BSDS200 images, held out from 9-1-5 training (T91 only)")
+                 "--downscale 0.6 --max-minutes 6.5, stopped by the end of a GPU call after 1.9 minutes (22k steps; "
+                 "shipped, sha256 b2012cc0...), then --resume twice, stopped by the ends of two GPU calls at 5.3 and "
+                 "6.1 of its 6.5 minutes (53k steps). Each stage replaced the model by scoring at least 0.003 dB "
+                 "higher on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
+_RECIPE_915_3 = (_RECIPE_915.format(k=3, total=_TOTAL_915_34) + "; shipped before (sha256 a5044b59...), then "
+                 "distilled into itself: srcnn train --arch 9-1-5 --scale 3 --init-from that model --distill-from "
+                 "that model (labels: 0.5 ground truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 --recipe "
+                 "fast --size 64 --batch-size 128 --train-set T91 --downscale 0.9 --downscale 0.8 --downscale 0.7 "
+                 "--downscale 0.6 --max-minutes 6.5, then --resume twice, stopped by the ends of three GPU calls at "
+                 "1.6, 4.8 and 5.6 of its 6.5 minutes (48k steps); it replaced the model by scoring 0.0065 dB higher "
+                 "on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
 _RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x2, 3 "
               "and 4: srcnn-955-x2, -x3, -x4 at 10 minutes (sha256 6c153d1c..., d4324ef4..., e96f12d5...; those "
               "models have trained 6.5 minutes more since); knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained "
@@ -87,23 +98,23 @@ def _ours(arch: str, k: int, sha256: str, meta: dict[str, Any], recipe: str) -> 
 
 
 REGISTRY: tuple[ModelInfo, ...] = (
-    _ours("9-5-5", 2, "677e2d033d9a7af7860645fb5b7f2d96c625acf3d2c3c67366a2e84e19475a82",
-          _results(set5=(36.869, 0.9554), set14=(32.546, 0.9084), bsd100=(31.484, 0.8903)),
-          _RECIPE_955.format(k=2, prev=_PREV_955[2], more="", steps=37)),
+    _ours("9-5-5", 2, "4f5be31ea10a77f88d937fd1d09bbcd467150684ac687d9f7bfcc30e7b67bf64",
+          _results(set5=(36.878, 0.9555), set14=(32.565, 0.9086), bsd100=(31.498, 0.8905)),
+          _RECIPE_955.format(k=2, prev=_PREV_955[2], prev16=_PREV16_955[2], more="", steps=37, steps2=73)),
     _ours("9-1-5", 2, "197bc1c461a355d1be5059ac73c4174d915f4fc31c4e7b4664016492f1f4c1e0",
           _results(set5=(36.604, 0.9536), set14=(32.332, 0.9055), bsd100=(31.248, 0.8864)),
           _RECIPE_915.format(k=2, total="11 (an H200)")),
-    _ours("9-5-5", 3, "9a04c9316c8740068aaaded9ddb25791da1c39a824a50a43cf13132033e4a53b",
-          _results(set5=(32.848, 0.9116), set14=(29.344, 0.8231), bsd100=(28.479, 0.7887)),
-          _RECIPE_955.format(k=3, prev=_PREV_955[3], more="", steps=37)),
-    _ours("9-1-5", 3, "a5044b59cb19210a72543e2303c5811ae773daf7199dbc79d3b381727c40f292",
-          _results(set5=(32.636, 0.9078), set14=(29.138, 0.8179), bsd100=(28.308, 0.7829)),
-          _RECIPE_915.format(k=3, total=_TOTAL_915_34)),
-    _ours("9-5-5", 4, "4c5c30f4818f00f8eca0564ec6281bd21a36caca7219674808a35b166c29a044",
-          _results(set5=(30.542, 0.8665), set14=(27.553, 0.7550), bsd100=(26.966, 0.7143)),
-          _RECIPE_955.format(k=4, prev=_PREV_955[4], more=_MORE_955_4, steps=39)),
-    _ours("9-1-5", 4, "b2012cc07970e58d015581f33ce29b043e7cd8a4975506705083ece11fa0f5f5",
-          _results(set5=(30.293, 0.8582), set14=(27.323, 0.7471), bsd100=(26.800, 0.7069)),
+    _ours("9-5-5", 3, "faf764df7055ce273c63efa84e707c66f76065091f15e9dcbd55bd4f09aab08e",
+          _results(set5=(32.854, 0.9117), set14=(29.348, 0.8233), bsd100=(28.484, 0.7890)),
+          _RECIPE_955.format(k=3, prev=_PREV_955[3], prev16=_PREV16_955[3], more="", steps=37, steps2=73)),
+    _ours("9-1-5", 3, "09d1e302650c6b7af1a8b13c1a38fadbe821bf0653f5c809746f2c13ba48c418",
+          _results(set5=(32.656, 0.9081), set14=(29.150, 0.8182), bsd100=(28.315, 0.7831)),
+          _RECIPE_915_3),
+    _ours("9-5-5", 4, "633a4a6662d11b4949f64dc51c05d33b4e88531e5d13325c878d6fe42fac7942",
+          _results(set5=(30.554, 0.8668), set14=(27.560, 0.7552), bsd100=(26.970, 0.7144)),
+          _RECIPE_955.format(k=4, prev=_PREV_955[4], prev16=_PREV16_955[4], more=_MORE_955_4, steps=39, steps2=75)),
+    _ours("9-1-5", 4, "c051e067ada5815e1fd6cc89ac3a6c39fca7212dfd95d89f971f99fc4992f691",
+          _results(set5=(30.302, 0.8585), set14=(27.329, 0.7471), bsd100=(26.802, 0.7068)),
           _RECIPE_915_4),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
