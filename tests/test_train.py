@@ -371,8 +371,48 @@ def test_distill_labels_mix_ground_truth_and_the_teachers_ensemble() -> None:
             TrainConfig(distill_from="srcnn-915-x3", distill_weight=bad)
 
 
-def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_teacher_labels_are_cached_by_teacher_mix_and_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed distillation run must not pay the teacher's pass again (session 11: 4 minutes of every start on a
+    shared GPU), and must train on the labels of its first start."""
+    from skimage import data
+
+    import srcnn.train as tr
+    from srcnn.data import Pair, make_pair
+
+    from .conftest import random_weights
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls: list[int] = []
+    real = tr.distill_labels
+    monkeypatch.setattr(tr, "distill_labels", lambda *a, **k: calls.append(len(a[0])) or real(*a, **k))
+    pairs = [make_pair(data.astronaut()[:60, :90], 3.0, "y", "a"), make_pair(data.camera()[:45, :48], 3.0, "y", "b")]
+    w = random_weights(seed=3)
+    first, hit = tr.cached_distill_labels(pairs, w, 0.5, "y")
+    assert not hit and calls == [2]
+    files = sorted((tmp_path / "cache" / "srcnn").glob("labels-*.npz"))
+    assert len(files) == 1
+    again, hit = tr.cached_distill_labels(pairs, w, 0.5, "y")
+    assert hit and calls == [2]  # no teacher pass
+    for a, b, p in zip(first, again, pairs, strict=True):
+        assert np.array_equal(a.gt, b.gt) and b.gt.dtype == np.float32
+        assert b.bicubic is p.bicubic and (b.scale, b.name) == (p.scale, p.name)
+    # another mix, another teacher, or one changed pixel: other labels
+    tr.cached_distill_labels(pairs, w, 0.7, "y")
+    tr.cached_distill_labels(pairs, random_weights(seed=4), 0.5, "y")
+    g = pairs[1].gt.copy()
+    g[0, 0, 0] += 1 / 255
+    tr.cached_distill_labels([pairs[0], Pair(pairs[1].bicubic, g, pairs[1].scale, pairs[1].name)], w, 0.5, "y")
+    assert calls == [2, 2, 2, 2] and len(list((tmp_path / "cache" / "srcnn").glob("labels-*.npz"))) == 4
+    # a damaged cache file is recomputed and replaced, not trusted
+    files[0].write_bytes(b"not an npz")
+    fixed, hit = tr.cached_distill_labels(pairs, w, 0.5, "y")
+    assert not hit and len(calls) == 5 and all(np.array_equal(a.gt, b.gt) for a, b in zip(first, fixed, strict=True))
+    assert tr.cached_distill_labels(pairs, w, 0.5, "y")[1]
+
+
+def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the teacher's labels are computed here
     base = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--max-steps", "2",
             "--eval-every", "1", "--batch-size", "4", "--lr", "1e-5", "--init-from", "srcnn-915-x3"]
     assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0.7", "--out", str(tmp_path / "d")]) == 0
@@ -383,6 +423,13 @@ def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path,
     assert ck["config"]["distill_from"] == "srcnn-915-x3" and ck["config"]["distill_weight"] == 0.7
     rows = read_metrics(tmp_path / "d")
     assert rows[-1]["val_psnr"] > rows[-1]["val_bicubic"] + 0.5  # validated against the real ground truth
+    # resumed: the labels come from the cache, with no teacher pass (no bar) and a line that says so
+    more = [a if a != "2" else "4" for a in base]
+    assert main([*more, "--resume", "--distill-from", "srcnn-915-x3", "--distill-weight", "0.7",
+                 "--out", str(tmp_path / "d")]) == 0
+    err = capsys.readouterr().err
+    assert "teacher labels: from the cache" in err and "teacher labels: 100%" not in err
+    assert load_checkpoint(tmp_path / "d" / "checkpoint.pt")["step"] == 4
     assert main([*base, "--distill-from", "srcnn-915-x3", "--distill-weight", "0", "--out", str(tmp_path / "e")]) == 2
     assert main([*base, "--distill-from", "nope.safetensors", "--out", str(tmp_path / "f")]) == 1
     assert not (tmp_path / "f").exists()

@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--distill-from", default=None, metavar="WEIGHTS",
                     help="self-ensemble distillation: train towards labels that mix the ground truth "
                     "with the 8-view self-ensemble of these weights (e.g. the model being fine-tuned, "
-                    "given to --init-from too), computed once at the start")
+                    "given to --init-from too), computed at the first start and cached in ~/.cache/srcnn, so "
+                    "that --resume trains on the same labels without the teacher's pass")
     tr.add_argument("--distill-weight", type=_float, default=0.5, metavar="W",
                     help="with --distill-from: label = (1 - W) x ground truth + W x teacher, W in (0, 1] "
                     "(default 0.5)")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import math
 import os
@@ -52,7 +53,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, grid_positions, random_positions
+from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, cache_dir, grid_positions, random_positions
 from .datasets import list_images, resolve_set
 from .errors import ConfigError, DataError
 from .evaluate import check_eval_size, evaluate_image, load_ground_truth
@@ -370,6 +371,48 @@ def distill_labels(pairs: list[Pair], teacher: Weights, weight: float, channels:
     return out
 
 
+def _labels_key(pairs: list[Pair], teacher: Weights, weight: float, channels: str) -> str:
+    """Identifies the labels :func:`distill_labels` makes: the teacher's tensors and scales, the mix, and
+    every pair's name, scale and pixels."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"labels-v1\n{weight!r}\n{channels}\n{teacher.config.name}\n{list(teacher.scales)}\n".encode())
+    for name in sorted(teacher.state_dict):
+        t = teacher.state_dict[name].detach().to("cpu", torch.float32).contiguous()
+        h.update(f"{name}:{tuple(t.shape)}\n".encode())
+        h.update(t.numpy().tobytes())
+    for p in pairs:
+        h.update(f"{p.name}@{p.scale!r}:{p.bicubic.shape}:{p.gt.shape}\n".encode())
+        h.update(np.ascontiguousarray(p.bicubic).data)
+        h.update(np.ascontiguousarray(p.gt).data)
+    return h.hexdigest()
+
+
+def cached_distill_labels(pairs: list[Pair], teacher: Weights, weight: float, channels: str,
+                          device: str | torch.device = "cpu",
+                          progress: Callable[[int, int], None] | None = None) -> tuple[list[Pair], bool]:
+    """:func:`distill_labels`, kept in the cache folder (:func:`srcnn.data.cache_dir`) under a key of the
+    teacher, the mix and the pairs, so that a resumed run (or another run with the same teacher and data)
+    trains on the very labels of its first start without the teacher's pass again. Returns the pairs and
+    whether they came from the cache; a damaged or mismatched cache file is recomputed and replaced."""
+    path = cache_dir() / f"labels-{_labels_key(pairs, teacher, weight, channels)}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as z:
+                labels = [z[f"l{i}"] for i in range(len(pairs))]
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # rebuilt below
+        else:
+            if all(lab.shape == p.gt.shape and lab.dtype == np.float32 for lab, p in zip(labels, pairs, strict=True)):
+                return [Pair(p.bicubic, lab, p.scale, p.name) for p, lab in zip(pairs, labels, strict=True)], True
+    out = distill_labels(pairs, teacher, weight, channels, device, progress=progress)
+    with contextlib.suppress(Exception):  # a cache that cannot be written costs the next start the teacher's pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, **{f"l{i}": p.gt for i, p in enumerate(out)})  # type: ignore[arg-type]
+        atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+    return out, False
+
+
 def loss_fn(out: torch.Tensor, label: torch.Tensor, recipe: str) -> torch.Tensor:
     if recipe == "paper":  # Caffe EuclideanLoss: sum of squares / (2 N)
         return ((out - label) ** 2).sum() / (2 * out.shape[0])
@@ -607,8 +650,10 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         if log and rank == 0:
             log(f"labels: {1 - cfg.distill_weight:g} x ground truth + {cfg.distill_weight:g} x the 8-view "
                 f"self-ensemble of {cfg.distill_from}")
-        pairs = distill_labels(pairs, teacher_w, cfg.distill_weight, cfg.channels, device,
-                               progress=stage("teacher labels"))
+        pairs, from_cache = cached_distill_labels(pairs, teacher_w, cfg.distill_weight, cfg.channels, device,
+                                                  progress=stage("teacher labels"))
+        if from_cache and log and rank == 0:
+            log("teacher labels: from the cache (computed by an earlier start with this teacher and data)")
     batches = Batches(pairs, cfg, device)
     if cfg.max_steps is not None:
         total = cfg.max_steps
