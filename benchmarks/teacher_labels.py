@@ -10,14 +10,22 @@ pass is about a second for T91, and the autotuner does not hurt it. In that sess
 runs still spent about 8 minutes before their first step while 10 other runs trained on the same GPU; a
 latency-bound pass (one sync per image) under time-slicing is the likely cause (not measured). On a CPU the flag
 does nothing.
+
+Session 11: on an H200 shared by 6 runs, the teacher's pass took 4.1 to 4.7 minutes of every start (resumes
+included; since then the labels are cached, so only the first start pays). A guess to test: the autotuner times
+several algorithms per new shape, each trial synchronised, and under time-slicing every synchronisation waits for
+the other processes' slices. ``--busy N`` runs N training-like loads (9-5-5, batch 128 of 64x64) on the same GPU
+while the passes are timed, each pass on images of new sizes, so that the flag is compared under contention.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,10 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=120, help="images of random size 120..320 x 120..320 px")
     ap.add_argument("--arch", default="9-1-5")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="N processes training a 9-5-5 on the same device while the passes are timed (CUDA only)")
     args = ap.parse_args(argv)
+    if args.busy and not args.device.startswith("cuda"):
+        ap.error("--busy needs a CUDA device")
     rng = np.random.default_rng(0)
-    pairs = [Pair(rng.random((1, h, w), dtype=np.float32), rng.random((1, h, w), dtype=np.float32), 3.0, f"{i}")
-             for i, (h, w) in enumerate(rng.integers(120, 321, size=(args.images, 2)))]
+
+    def new_pairs() -> list[Pair]:  # fresh sizes for every pass: the autotuner meets new shapes each time
+        return [Pair(rng.random((1, h, w), dtype=np.float32), rng.random((1, h, w), dtype=np.float32), 3.0, f"{i}")
+                for i, (h, w) in enumerate(rng.integers(120, 321, size=(args.images, 2)))]
     torch.manual_seed(0)
     net = SRCNN(config_for(args.arch)).eval()
     teacher = Weights(config=net.config, state_dict=dict(net.state_dict()), scales=(3.0,), name="random")
@@ -47,26 +61,55 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cudnn.benchmark = False
     run_model(model, torch.rand(1, 1, 64, 64, device=args.device), self_ensemble=True)  # CUDA start-up: not timed
     sync()
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    loads = [ctx.Process(target=_busy, args=(args.device, stop), daemon=True) for _ in range(args.busy)]
+    for proc in loads:
+        proc.start()
+    if loads:
+        time.sleep(20)  # let them start and reach their training loop
     rows = {}
-    for label, bench in (("autotuner off", False), ("autotuner on", True)):
-        torch.backends.cudnn.benchmark = bench
+    try:
+        for label, bench in (("autotuner off", False), ("autotuner on", True)):
+            torch.backends.cudnn.benchmark = bench
+            pairs = new_pairs()
+            t0 = time.perf_counter()
+            for p in pairs:
+                run_model(model, torch.from_numpy(p.bicubic)[None].to(args.device), self_ensemble=True)
+            sync()
+            rows[label] = time.perf_counter() - t0
+        torch.backends.cudnn.benchmark = True  # as train sets it before the pass
+        pairs = new_pairs()
         t0 = time.perf_counter()
-        for p in pairs:
-            run_model(model, torch.from_numpy(p.bicubic)[None].to(args.device), self_ensemble=True)
+        distill_labels(pairs, teacher, 0.5, "y", args.device)
         sync()
-        rows[label] = time.perf_counter() - t0
-    torch.backends.cudnn.benchmark = True  # as train sets it before the pass
-    t0 = time.perf_counter()
-    distill_labels(pairs, teacher, 0.5, "y", args.device)
-    sync()
-    rows["distill_labels (as train calls it)"] = time.perf_counter() - t0
-    print(f"{args.images} images, {args.arch} 8-view ensemble on {args.device} ({torch.__version__}):")
+        rows["distill_labels (as train calls it)"] = time.perf_counter() - t0
+    finally:
+        stop.set()
+        for proc in loads:
+            proc.join(30)
+    busy = f", {args.busy} training loads beside it" if args.busy else ""
+    print(f"{args.images} images, {args.arch} 8-view ensemble on {args.device} ({torch.__version__}){busy}:")
     for label, s in rows.items():
         print(f"  {label:<36} {s:7.2f} s  ({args.images / s:6.1f} images/s)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": args.device, "images": args.images, "arch": args.arch, "seconds": rows}, f, indent=2)
+            json.dump({"device": args.device, "images": args.images, "arch": args.arch, "busy": args.busy,
+                       "seconds": rows}, f, indent=2)
     return 0
+
+
+def _busy(device: str, stop: Any) -> None:
+    """A training-like load: 9-5-5 steps on batches of 128 64x64 crops until ``stop`` is set."""
+    torch.backends.cudnn.benchmark = True
+    net = SRCNN(config_for("9-5-5")).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = torch.rand(128, 1, 64, 64, device=device)
+    while not stop.is_set():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(net(x), x)
+        loss.backward()
+        opt.step()
 
 
 if __name__ == "__main__":
