@@ -186,7 +186,7 @@ def test_info_and_models(capsys: pytest.CaptureFixture[str], weights_file: Path)
 
     m, sets = get_info("srcnn-955-x2"), ("set5", "set14", "bsd100")
     ours, theirs = m.results()[2.0], AUTHORS["9-5-5"][1][2.0]
-    cells = [m.name, "9-5-5", "x2*", " / ".join(f"{ours[f'{k}_psnr']:.2f}" for k in sets),
+    cells = [m.name, "9-5-5", "x2*", " / ".join(f"{ours[f'{k}_psnr']:.3f}" for k in sets),
              " / ".join(f"{ours[f'{k}_psnr'] - theirs[f'{k}_psnr']:+.3f}" for k in sets), m.sha256[:12]]
     assert re.search("\n" + " +".join(map(re.escape, cells)), out), out
     assert re.search(r"\n +x2\.5\* +[\d.]+ / [\d.]+ / [\d.]+ +-\n", out)  # no authors' model at x2.5
