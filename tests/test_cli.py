@@ -524,3 +524,28 @@ def test_quick_commands_do_not_import_torch() -> None:
     r = subprocess.run([sys.executable, "-c", "import srcnn, sys; srcnn.upscale; print('torch' in sys.modules)"],
                        capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "True"  # the lazy names still resolve
+
+
+def test_data_cache_lists_and_clears_only_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "srcnn"
+    assert main(["data", "cache"]) == 0  # no folder yet: an empty table, no advice
+    out = capsys.readouterr().out
+    assert f"cache folder: {folder}" in out and re.search(r"\ntotal +0 +0 B\n", out) and "--clear" not in out
+    folder.mkdir()
+    sizes = {"pairs-0123.npz": 1000, "pairs-4567.npz": 500, "labels-89ab.npz": 2500, ".pairs-0123.npz.x1.tmp": 10,
+             "notes.txt": 7, "pairs-old.txt": 3}
+    for name, n in sizes.items():
+        (folder / name).write_bytes(b"x" * n)
+    (folder / "sub").mkdir()
+    assert main(["data", "cache"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\ntraining pairs +2 +1\.5 kB\n", out) and re.search(r"\nteacher labels +1 +2\.5 kB\n", out)
+    assert re.search(r"\npartial writes +1 +10 B\n", out) and re.search(r"\ntotal +4 +4\.0 kB\n", out)
+    assert "delete them with: srcnn data cache --clear" in out
+    assert main(["data", "cache", "--clear"]) == 0
+    assert f"removed 4 files (4.0 kB) from {folder}" in capsys.readouterr().out
+    assert sorted(f.name for f in folder.iterdir()) == ["notes.txt", "pairs-old.txt", "sub"]  # nothing else
+    assert main(["data", "cache", "--clear"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out

@@ -377,7 +377,7 @@ def test_teacher_labels_are_cached_by_teacher_mix_and_pixels(tmp_path: Path, mon
     from skimage import data
 
     import srcnn.train as tr
-    from srcnn.data import Pair, make_pair
+    from srcnn.data import Pair, cache_files, make_pair
 
     from .conftest import random_weights
 
@@ -390,7 +390,7 @@ def test_teacher_labels_are_cached_by_teacher_mix_and_pixels(tmp_path: Path, mon
     first, hit = tr.cached_distill_labels(pairs, w, 0.5, "y")
     assert not hit and calls == [2]
     files = sorted((tmp_path / "cache" / "srcnn").glob("labels-*.npz"))
-    assert len(files) == 1
+    assert len(files) == 1 and cache_files()["teacher labels"] == files  # what `srcnn data cache` lists
     again, hit = tr.cached_distill_labels(pairs, w, 0.5, "y")
     assert hit and calls == [2]  # no teacher pass
     for a, b, p in zip(first, again, pairs, strict=True):

@@ -1,4 +1,5 @@
-"""``srcnn data``: fetch, verify and list the standard data sets (see :mod:`srcnn.fetch`).
+"""``srcnn data``: fetch, verify and list the standard data sets (see :mod:`srcnn.fetch`); show or clear
+the training cache (``cache``).
 
 Wiring in the main CLI::
 
@@ -39,7 +40,8 @@ examples:
   srcnn data fetch all                  get every set (about 160 MB)
   srcnn data fetch Set5 Set14 --root ~/data
   srcnn data verify                     check what is there against the registry
-  srcnn data list                       sets, sizes and what is present"""
+  srcnn data list                       sets, sizes and what is present
+  srcnn data cache [--clear]            what training has cached (pairs, teacher labels), or delete it"""
 
 
 def _add_root(p: argparse.ArgumentParser) -> None:
@@ -48,7 +50,7 @@ def _add_root(p: argparse.ArgumentParser) -> None:
 
 
 def add_data_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``data`` command (``fetch``, ``verify``, ``list``) to the main CLI's subparsers."""
+    """Add the ``data`` command (``fetch``, ``verify``, ``list``, ``cache``) to the main CLI's subparsers."""
     from .datasets import default_data_root
 
     fmt = argparse.RawDescriptionHelpFormatter
@@ -56,7 +58,7 @@ def add_data_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "data", help="fetch, verify and list the standard data sets",
         description=_DATA_DESCRIPTION.replace("DEFAULT_ROOT", str(default_data_root())),
         epilog=_DATA_EPILOG, formatter_class=fmt)
-    dsub = data.add_subparsers(dest="data_command", metavar="{fetch,verify,list}")
+    dsub = data.add_subparsers(dest="data_command", metavar="{fetch,verify,list,cache}")
     dsub.required = True
 
     f = dsub.add_parser(
@@ -100,6 +102,15 @@ def add_data_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
                     "present in the data root (by name and size; `verify` reads the checksums) "
                     "and the source repository.")
     _add_root(ls)
+
+    c = dsub.add_parser(
+        "cache", help="show what training has cached (pairs, teacher labels), or delete it",
+        description="Show the files `srcnn train` keeps in the cache folder ($XDG_CACHE_HOME/srcnn, else "
+                    "~/.cache/srcnn): the training pairs of each data configuration and the teacher labels "
+                    "of each distillation run, with their sizes. They are rebuilt when needed, so --clear "
+                    "only costs the next run some setup time. Nothing else in that folder is touched, and "
+                    "the data root never holds a cache.")
+    c.add_argument("--clear", action="store_true", help="delete those files")
 
 
 def _non_negative_int(text: str) -> int:
@@ -155,7 +166,9 @@ def run_data(args: argparse.Namespace) -> int:
             return _run_verify(root, names, out, err)
         if command == "fetch":
             return _run_fetch(args, root, names or [], out, err)
-        _error(f"unknown data command {command!r}; use fetch, verify or list", err)
+        if command == "cache":
+            return _run_cache(bool(args.clear), out)
+        _error(f"unknown data command {command!r}; use fetch, verify, list or cache", err)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted" + ("; run the same command again to resume"
@@ -192,6 +205,33 @@ def _run_list(root: str | None, out: TextIO) -> int:
         which = "all" if len(incomplete) == len(rows) else " ".join(incomplete)
         print(f"\nget the missing files with: {PROG} data fetch {which}"
               f"{_root_arg(root)}", file=out)
+    return 0
+
+
+def _run_cache(clear: bool, out: TextIO) -> int:
+    from .data import cache_dir, cache_files, clear_cache
+
+    folder = cache_dir()
+    if clear:
+        try:
+            n, size = clear_cache()
+        except OSError as e:
+            raise DataError(f"could not clear the cache in {folder}: {e.strerror or e}") from None
+        print(f"removed {n} file{'s' * (n != 1)} ({human_bytes(size)}) from {folder}" if n
+              else f"nothing to remove in {folder}", file=out)
+        return 0
+    files = cache_files()
+    print(f"cache folder: {folder}", file=out)
+    table = [["KIND", "FILES", "SIZE"]]
+    sizes = {kind: sum(f.stat().st_size for f in fs) for kind, fs in files.items()}
+    for kind, fs in files.items():
+        if fs or kind != "partial writes":
+            table.append([kind, str(len(fs)), human_bytes(sizes[kind])])
+    n = sum(len(fs) for fs in files.values())
+    table.append(["total", str(n), human_bytes(sum(sizes.values()))])
+    _table(table, {1, 2}, out)
+    if n:
+        print(f"\ndelete them with: {PROG} data cache --clear (rebuilt when needed)", file=out)
     return 0
 
 

@@ -69,6 +69,38 @@ def cache_dir() -> Path:
     return Path(base) / "srcnn"
 
 
+#: What srcnn keeps in :func:`cache_dir`, by kind: file patterns (``partial``: the temporary files of
+#: writes that were killed before their rename).
+CACHE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "training pairs": ("pairs-*.npz",),
+    "teacher labels": ("labels-*.npz",),
+    "partial writes": (".pairs-*.tmp", ".labels-*.tmp"),
+}
+
+
+def cache_files() -> dict[str, list[Path]]:
+    """The files srcnn keeps in :func:`cache_dir`, by kind (:data:`CACHE_PATTERNS`); nothing else there is
+    listed. All of them are rebuilt when needed, so deleting them only costs time."""
+    folder = cache_dir()
+    return {kind: sorted(f for pat in pats for f in folder.glob(pat) if f.is_file()) if folder.is_dir() else []
+            for kind, pats in CACHE_PATTERNS.items()}
+
+
+def clear_cache() -> tuple[int, int]:
+    """Delete the files of :func:`cache_files` (and only those); returns (files, bytes) removed. A file that
+    another process removed meanwhile is skipped; any other failure raises ``OSError``."""
+    n = size = 0
+    for files in cache_files().values():
+        for f in files:
+            try:
+                b = f.stat().st_size
+                f.unlink()
+            except FileNotFoundError:
+                continue
+            n, size = n + 1, size + b
+    return n, size
+
+
 def _planes(gt: np.ndarray, channels: str) -> np.ndarray:
     """uint8 HR image -> float32 (C, H, W) on the [0, 255] scale, as the model's channels."""
     from .color import y_uint8
