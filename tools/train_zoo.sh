@@ -48,8 +48,9 @@ job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --
 # (the shipped srcnn-955-ms: siblings at x1.5, 2, 3, 4 for 10 minutes on an H100 shared by 6 runs; its
 # x2.5 and x3.5 knots fine-tuned on a CPU instead: the recipe is in `srcnn models`). The shipped
 # srcnn-955-x2 and -x3 are those x2 and x3 siblings resumed with MIN955=16.5 (an H100 shared by 12 runs),
-# srcnn-955-x4 the x4 one resumed so with ZOOOPTS="--downscale 0.9 --downscale 0.8 --downscale 0.7
-# --downscale 0.6"; srcnn-915-x4's last step (distilled from its own self-ensemble) is in its recipe.
+# then 22.5 and 26.3 (an H200 shared by 6), srcnn-955-x4 the x4 one resumed so with ZOOOPTS="--downscale 0.9
+# --downscale 0.8 --downscale 0.7 --downscale 0.6"; srcnn-915-x3's and -x4's last steps (distilled from their
+# own self-ensembles) are in their recipes.
 for k in 1.5 2 2.5 3 3.5 4; do
   job "955-sib-x$k" "$MIN955" --arch 9-5-5 --scale $k --init-from "${SIBINIT:-srcnn-955-ms}" $ALL
 done
