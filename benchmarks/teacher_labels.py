@@ -16,6 +16,8 @@ included; since then the labels are cached, so only the first start pays). A gue
 several algorithms per new shape, each trial synchronised, and under time-slicing every synchronisation waits for
 the other processes' slices. ``--busy N`` runs N training-like loads (9-5-5, batch 128 of 64x64) on the same GPU
 while the passes are timed, each pass on images of new sizes, so that the flag is compared under contention.
+Since session 11, ``distill_labels`` itself turns the autotuner off for the pass (and restores it), so its row
+shows the pass as train now runs it.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_model(model, torch.from_numpy(p.bicubic)[None].to(args.device), self_ensemble=True)
             sync()
             rows[label] = time.perf_counter() - t0
-        torch.backends.cudnn.benchmark = True  # as train sets it before the pass
+        torch.backends.cudnn.benchmark = True  # as train had it before the pass (distill_labels turns it off)
         pairs = new_pairs()
         t0 = time.perf_counter()
         distill_labels(pairs, teacher, 0.5, "y", args.device)

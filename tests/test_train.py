@@ -366,6 +366,28 @@ def test_distill_labels_mix_ground_truth_and_the_teachers_ensemble() -> None:
     assert not np.allclose(full.gt, np.clip(run_model(net, x)[0].numpy(), 0, 1), atol=1e-4)
     with pytest.raises(ConfigError, match="teacher works on 'y' channels"):
         distill_labels([pair], w, 0.5, "rgb")
+    # cuDNN's autotuner is off during the pass, and the caller's setting comes back, also after an error
+    import srcnn.infer
+
+    seen: list[bool] = []
+    real_run = srcnn.infer.run_model
+
+    def spy(*a: object, **k: object) -> torch.Tensor:
+        seen.append(torch.backends.cudnn.benchmark)
+        return real_run(*a, **k)  # type: ignore[arg-type]
+
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = True
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(srcnn.infer, "run_model", spy)
+            distill_labels([pair, pair], w, 0.5, "y")
+            assert seen == [False, False] and torch.backends.cudnn.benchmark is True
+            with pytest.raises(ConfigError):
+                distill_labels([pair], w, 0.5, "rgb")
+            assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = before
     for bad in (0.0, 1.5, math.nan):
         with pytest.raises(ConfigError, match="distill-weight"):
             TrainConfig(distill_from="srcnn-915-x3", distill_weight=bad)

@@ -351,23 +351,30 @@ def distill_labels(pairs: list[Pair], teacher: Weights, weight: float, channels:
     padding, on the whole bicubic image) at each pair's scale. The ensemble is a better target than
     the teacher alone (+0.04 to +0.3 dB, README "Self-ensemble"); whether a student trained towards
     it keeps some of that in a single pass is what the option tests (no gain in a 950-step CPU
-    pilot, README "Training"). Labels stay in [0, 1]. ``progress(done, total)`` after each pair."""
+    pilot, README "Training"). Labels stay in [0, 1]. ``progress(done, total)`` after each pair.
+    cuDNN's autotuner is off during the pass (and restored after): every image size comes once or twice."""
     from .infer import resolve_model, run_model
 
     nets: dict[float, SRCNN] = {}
     out: list[Pair] = []
-    for p in pairs:
-        if p.scale not in nets:
-            net, mode = resolve_model(teacher, p.scale, device=device)
-            if mode != channels:
-                raise ConfigError(f"the teacher works on {mode!r} channels, this run on {channels!r}")
-            nets[p.scale] = net
-        x = torch.from_numpy(p.bicubic)[None].to(device)
-        t = run_model(nets[p.scale], x, self_ensemble=True)[0].cpu().numpy()
-        mixed = np.clip((1.0 - weight) * p.gt + weight * t, 0.0, 1.0).astype(np.float32)
-        out.append(Pair(p.bicubic, mixed, p.scale, p.name))
-        if progress is not None:
-            progress(len(out), len(pairs))
+    autotune = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = False  # timing kernels for a size met once cannot pay back, and each timing
+    # synchronises with a GPU that other processes may hold (benchmarks/teacher_labels.py --busy)
+    try:
+        for p in pairs:
+            if p.scale not in nets:
+                net, mode = resolve_model(teacher, p.scale, device=device)
+                if mode != channels:
+                    raise ConfigError(f"the teacher works on {mode!r} channels, this run on {channels!r}")
+                nets[p.scale] = net
+            x = torch.from_numpy(p.bicubic)[None].to(device)
+            t = run_model(nets[p.scale], x, self_ensemble=True)[0].cpu().numpy()
+            mixed = np.clip((1.0 - weight) * p.gt + weight * t, 0.0, 1.0).astype(np.float32)
+            out.append(Pair(p.bicubic, mixed, p.scale, p.name))
+            if progress is not None:
+                progress(len(out), len(pairs))
+    finally:
+        torch.backends.cudnn.benchmark = autotune
     return out
 
 
@@ -615,8 +622,6 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         if isinstance(model, ScaleConditionedSRCNN):
             model.start_from_net()
     model.to(device)
-    if str(device).startswith("cuda"):
-        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     opt = make_optimizer(model, cfg)
     # --amp: the forward pass under autocast (fp16 with a loss scaler, or bf16); weights, Adam's
     # state and the loss stay float32
@@ -654,6 +659,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                                                   progress=stage("teacher labels"))
         if from_cache and log and rank == 0:
             log("teacher labels: from the cache (computed by an earlier start with this teacher and data)")
+    if str(device).startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     batches = Batches(pairs, cfg, device)
     if cfg.max_steps is not None:
         total = cfg.max_steps
