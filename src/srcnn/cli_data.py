@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from . import fetch as fetchmod
@@ -223,7 +224,13 @@ def _run_cache(clear: bool, out: TextIO) -> int:
     files = cache_files()
     print(f"cache folder: {folder}", file=out)
     table = [["KIND", "FILES", "SIZE"]]
-    sizes = {kind: sum(f.stat().st_size for f in fs) for kind, fs in files.items()}
+    def nbytes(f: Path) -> int:  # 0 for a file that a training run replaced or removed meanwhile
+        try:
+            return f.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    sizes = {kind: sum(nbytes(f) for f in fs) for kind, fs in files.items()}
     for kind, fs in files.items():
         if fs or kind != "partial writes":
             table.append([kind, str(len(fs)), human_bytes(sizes[kind])])

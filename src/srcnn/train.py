@@ -622,6 +622,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         if isinstance(model, ScaleConditionedSRCNN):
             model.start_from_net()
     model.to(device)
+    if str(device).startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     opt = make_optimizer(model, cfg)
     # --amp: the forward pass under autocast (fp16 with a loss scaler, or bf16); weights, Adam's
     # state and the loss stay float32
@@ -659,8 +661,6 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                                                   progress=stage("teacher labels"))
         if from_cache and log and rank == 0:
             log("teacher labels: from the cache (computed by an earlier start with this teacher and data)")
-    if str(device).startswith("cuda"):
-        torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     batches = Batches(pairs, cfg, device)
     if cfg.max_steps is not None:
         total = cfg.max_steps
