@@ -220,9 +220,16 @@ def _downscaled(gt: np.ndarray, factor: float) -> np.ndarray:
     return out[0] if gt.ndim == 2 else out.transpose(1, 2, 0)
 
 
-def _save_cache(path: Path, pairs: list[Pair], skipped: list[tuple[str, str]]) -> None:
+def save_cache_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as one ``.npz`` file of the cache folder, atomically (a killed write leaves a
+    ``.NAME.*.tmp`` file, which :func:`cache_files` lists as a partial write)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+
+
+def _save_cache(path: Path, pairs: list[Pair], skipped: list[tuple[str, str]]) -> None:
     arrays: dict[str, np.ndarray] = {
         "meta": np.array(json.dumps([[p.scale, p.name] for p in pairs])),
         "skipped": np.array(json.dumps(skipped)),
@@ -230,8 +237,7 @@ def _save_cache(path: Path, pairs: list[Pair], skipped: list[tuple[str, str]]) -
     for i, p in enumerate(pairs):
         arrays[f"b{i}"] = p.bicubic
         arrays[f"g{i}"] = p.gt
-    np.savez(buf, **arrays)  # type: ignore[arg-type]
-    atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+    save_cache_arrays(path, arrays)
 
 
 def _load_cache(path: Path) -> tuple[list[Pair], list[tuple[str, str]]]:

@@ -55,19 +55,17 @@ _RECIPE_955 = ("tools/train_zoo.sh run 955-sib-x{k}: srcnn train --arch 9-5-5 --
 _MORE_955_4 = " --downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
 _PREV_955 = {2: "6c153d1c", 3: "d4324ef4", 4: "e96f12d5"}  # the 10-minute weights: srcnn-955-ms's knots x2, 3, 4
 _PREV16_955 = {2: "677e2d03", 3: "9a04c931", 4: "4c5c30f4"}  # the 16.5-minute weights (session 10)
+_DISTILLED_915 = ("distilled into itself: srcnn train --arch 9-1-5 --scale {k} --init-from that model --distill-from "
+                  "that model (labels: 0.5 ground truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 "
+                  "--recipe fast --size 64 --batch-size 128 --train-set T91 --downscale 0.9 --downscale 0.8 "
+                  "--downscale 0.7 --downscale 0.6 --max-minutes 6.5")
 _RECIPE_915_4 = (_RECIPE_915.format(k=4, total=_TOTAL_915_34) + "; shipped before (sha256 d0f6cdee...), then "
-                 "distilled into itself: srcnn train --arch 9-1-5 --scale 4 --init-from that model --distill-from "
-                 "that model (labels: 0.5 ground truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 --recipe "
-                 "fast --size 64 --batch-size 128 --train-set T91 --downscale 0.9 --downscale 0.8 --downscale 0.7 "
-                 "--downscale 0.6 --max-minutes 6.5, stopped by the end of a GPU call after 1.9 minutes (22k steps; "
+                 + _DISTILLED_915.format(k=4) + ", stopped by the end of a GPU call after 1.9 minutes (22k steps; "
                  "shipped, sha256 b2012cc0...), then --resume twice, stopped by the ends of two GPU calls at 5.3 and "
                  "6.1 of its 6.5 minutes (53k steps). Each stage replaced the model by scoring at least 0.003 dB "
                  "higher on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
 _RECIPE_915_3 = (_RECIPE_915.format(k=3, total=_TOTAL_915_34) + "; shipped before (sha256 a5044b59...), then "
-                 "distilled into itself: srcnn train --arch 9-1-5 --scale 3 --init-from that model --distill-from "
-                 "that model (labels: 0.5 ground truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 --recipe "
-                 "fast --size 64 --batch-size 128 --train-set T91 --downscale 0.9 --downscale 0.8 --downscale 0.7 "
-                 "--downscale 0.6 --max-minutes 6.5, then --resume twice, stopped by the ends of three GPU calls at "
+                 + _DISTILLED_915.format(k=3) + ", then --resume twice, stopped by the ends of three GPU calls at "
                  "1.6, 4.8 and 5.6 of its 6.5 minutes (48k steps); it replaced the model by scoring 0.0065 dB higher "
                  "on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
 _RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x2, 3 "

@@ -53,7 +53,17 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .data import CHANNEL_MODES, Pair, PairConfig, PatchSource, build_pairs, cache_dir, grid_positions, random_positions
+from .data import (
+    CHANNEL_MODES,
+    Pair,
+    PairConfig,
+    PatchSource,
+    build_pairs,
+    cache_dir,
+    grid_positions,
+    random_positions,
+    save_cache_arrays,
+)
 from .datasets import list_images, resolve_set
 from .errors import ConfigError, DataError
 from .evaluate import check_eval_size, evaluate_image, load_ground_truth
@@ -414,10 +424,7 @@ def cached_distill_labels(pairs: list[Pair], teacher: Weights, weight: float, ch
                 return [Pair(p.bicubic, lab, p.scale, p.name) for p, lab in zip(pairs, labels, strict=True)], True
     out = distill_labels(pairs, teacher, weight, channels, device, progress=progress)
     with contextlib.suppress(Exception):  # a cache that cannot be written costs the next start the teacher's pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(buf, **{f"l{i}": p.gt for i, p in enumerate(out)})  # type: ignore[arg-type]
-        atomic_write_bytes(path, buf.getvalue(), overwrite=True)
+        save_cache_arrays(path, {f"l{i}": p.gt for i, p in enumerate(out)})
     return out, False
 
 
