@@ -70,7 +70,7 @@ _RECIPE_915_3 = (_RECIPE_915.format(k=3, total=_TOTAL_915_34) + "; shipped befor
                  "on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
 _RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x2, 3 "
               "and 4: srcnn-955-x2, -x3, -x4 at 10 minutes (sha256 6c153d1c..., d4324ef4..., e96f12d5...; those "
-              "models have trained 6.5 minutes more since); knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained "
+              "models have trained 16.3 minutes more since); knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained "
               "like them at x1.5; knots x2.5 and 3.5: the knots model of 2026-11-25 (sha256 5a8a3f66...) "
               "there, itself the quadratic srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 "
               "--scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, sha256 "
