@@ -4,9 +4,11 @@ srcnn_official``. Without them those tests are skipped with the reason shown by 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -119,3 +121,12 @@ def sigterm_when(argv: list[str], ready: Callable[[], bool], timeout: float = 12
             proc.kill()
             proc.wait()
     return proc.returncode, err
+
+
+def load_tool(name: str) -> Any:
+    """The module of ``tools/NAME.py`` (the tools are scripts, not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +15,8 @@ from srcnn.errors import ConfigError, WeightsError
 from srcnn.model import SRCNN, ScaleConditionedSRCNN, ScalePoly, config_for, fold_poly, poly_key
 from srcnn.train import Batches, TrainConfig, train
 from srcnn.weights import Weights, load_weights, save_weights
+
+from .conftest import load_tool
 
 POLY = ScalePoly(1.5, 4.0, 2)
 
@@ -310,19 +311,8 @@ def test_poly_through_anchors_is_exact_at_the_anchors() -> None:
         poly_through({2.0: anchors[2.0], 5.0: anchors[4.0]}, 1.5, 4.0)
 
 
-def _ms_from_anchors_tool() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ms_from_anchors",
-                                                  Path(__file__).parents[1] / "tools" / "ms_from_anchors.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
 def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tool = _ms_from_anchors_tool()
+    tool = load_tool("ms_from_anchors")
     out = tmp_path / "ms.safetensors"
     assert tool.main(["3=srcnn-915-x3", "4=srcnn-915-x4", "--out", str(out), "--range", "2", "4"]) == 0
     w = load_weights(out)
@@ -404,7 +394,7 @@ def test_knots_config_init_and_files(tiny_root: Path, tmp_path: Path) -> None:
 
 
 def test_ms_from_anchors_linear(tmp_path: Path) -> None:
-    tool = _ms_from_anchors_tool()
+    tool = load_tool("ms_from_anchors")
     out = tmp_path / "lin.safetensors"
     assert tool.main(["2=srcnn-915-x2", "3=srcnn-915-x3", "4=srcnn-915-x4", "--linear", "--out", str(out)]) == 0
     w = load_weights(out)
