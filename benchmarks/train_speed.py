@@ -1,8 +1,10 @@
 """Training throughput: sub-images per second (forward + backward + Adam step, batch 128, 33x33
-inputs, valid convolutions) for 9-1-5 and 9-5-5, our SRCNN module next to a plain nn.Sequential
-of the same layers, in one run. Prints a table and JSON.
+inputs, valid convolutions) for 9-1-5 and 9-5-5: our SRCNN module stepped as ``srcnn train``
+steps it (on a CPU, the batch in parts sized to the caches: ``srcnn.train.step_parts``), our module
+on the whole batch at once, and a plain nn.Sequential of the same layers on the whole batch, in one
+run. Prints a table and JSON.
 
-    python benchmarks/train_speed.py [--threads 2] [--seconds 10]
+    python benchmarks/train_speed.py [--threads 2] [--seconds 10] [--size 64]
 
 On a GPU, ``--amp`` also times our module under mixed precision as ``srcnn train --amp`` runs it
 (``tf32`` = float32 with TensorFloat-32 convolutions and matmuls, PyTorch's cuDNN default; ``fp32``
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from srcnn.model import SRCNN, config_for
+from srcnn.train import TrainConfig, step_parts
 
 
 def plain(arch: str) -> nn.Module:
@@ -29,8 +32,9 @@ def plain(arch: str) -> nn.Module:
 
 
 def measure(model: nn.Module, batch: int, size: int, seconds: float, device: str = "cpu",
-            amp: str = "off") -> float:
-    """Sub-images per second; ``amp``: off (as configured), fp32, tf32, fp16 or bf16."""
+            amp: str = "off", parts: int = 1) -> float:
+    """Sub-images per second; ``amp``: off (as configured), fp32, tf32, fp16 or bf16; ``parts``: the
+    batch runs forward and backward in that many parts, the gradients adding up, as in ``srcnn train``."""
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.rand(batch, 1, size, size, device=device)
@@ -46,9 +50,10 @@ def measure(model: nn.Module, batch: int, size: int, seconds: float, device: str
 
     def step() -> None:
         opt.zero_grad()
-        with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
-            out = model(x)
-        scaler.scale(nn.functional.mse_loss(out.float(), y)).backward()
+        for xp, yp in zip(x.tensor_split(parts), y.tensor_split(parts), strict=True):
+            with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
+                out = model(xp)
+            scaler.scale(nn.functional.mse_loss(out.float(), yp) * (len(xp) / batch)).backward()
         scaler.step(opt)
         scaler.update()
 
@@ -91,16 +96,22 @@ def main() -> None:
         return
     rows = []
     for arch in ("9-1-5", "9-5-5"):
-        ours = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds, args.device)
+        parts = step_parts(args.batch, args.size, TrainConfig(arch=arch), torch.device(args.device).type == "cpu")
+        ours = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds, args.device,
+                       parts=parts)
+        whole = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds, args.device)
         ref = measure(plain(arch), args.batch, args.size, args.seconds, args.device)
-        rows.append({"arch": arch, "srcnn_subimages_per_s": round(ours, 1),
+        rows.append({"arch": arch, "parts": parts, "srcnn_subimages_per_s": round(ours, 1),
+                     "srcnn_whole_batch_subimages_per_s": round(whole, 1),
                      "sequential_subimages_per_s": round(ref, 1), "ratio": round(ours / ref, 3),
                      "hours_for_8e8_backprops": round(8e8 / ours / 3600, 1)})
-    print(f"{'arch':<7} {'srcnn /s':>10} {'Sequential /s':>14} {'ratio':>6} {'h for 8e8':>10}")
+    print(f"{'arch':<7} {'parts':>5} {'srcnn /s':>10} {'whole batch /s':>15} {'Sequential /s':>14} {'ratio':>6} "
+          f"{'h for 8e8':>10}")
     for r in rows:
-        print(f"{r['arch']:<7} {r['srcnn_subimages_per_s']:>10} {r['sequential_subimages_per_s']:>14} "
+        print(f"{r['arch']:<7} {r['parts']:>5} {r['srcnn_subimages_per_s']:>10} "
+              f"{r['srcnn_whole_batch_subimages_per_s']:>15} {r['sequential_subimages_per_s']:>14} "
               f"{r['ratio']:>6} {r['hours_for_8e8_backprops']:>10}")
-    print(json.dumps({"threads": args.threads, "batch": args.batch, "results": rows}))
+    print(json.dumps({"threads": args.threads, "batch": args.batch, "size": args.size, "results": rows}))
 
 
 if __name__ == "__main__":

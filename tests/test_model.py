@@ -79,9 +79,9 @@ def test_zero_padding_differs_only_at_borders() -> None:
 
 @pytest.mark.parametrize("arch", ["9-1-5", "9-3-5", "9-5-5"])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_valid_products_equal_convolutions(arch: str, channels: int) -> None:
-    """On the CPU a valid-padded model trains as matrix products: same outputs and gradients as
-    PyTorch's convolutions."""
+def test_valid_im2col_equals_convolutions(arch: str, channels: int) -> None:
+    """On the CPU a valid-padded model trains with its first layer as an im2col product: same
+    outputs and gradients as PyTorch's convolutions."""
     torch.manual_seed(0)
     m = SRCNN(config_for(arch, channels=channels, padding="valid"))
     for h, w in [(33, 33), (21, 40)]:

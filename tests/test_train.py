@@ -19,7 +19,7 @@ from PIL import Image
 
 from srcnn.cli import main
 from srcnn.errors import ConfigError, DataError, WeightsError
-from srcnn.train import TrainConfig, load_checkpoint, read_metrics, train
+from srcnn.train import TrainConfig, load_checkpoint, read_metrics, step_parts, train
 from srcnn.weights import load_weights
 
 from .conftest import sigterm_when
@@ -105,6 +105,35 @@ def test_resume_matches_uninterrupted(tiny_root: Path, tmp_path: Path) -> None:
     wb = load_weights(tmp_path / "b" / "last.safetensors").state_dict
     for k in wa:
         assert torch.allclose(wa[k], wb[k], atol=1e-6), k
+
+
+@pytest.mark.parametrize("recipe", ["fast", "paper"])
+def test_micro_batches_make_the_same_steps(tiny_root: Path, tmp_path: Path, recipe: str) -> None:
+    kw: dict[str, object] = dict(recipe=recipe, batch_size=16, max_steps=8, eval_every=8, lr=1e-3)
+    whole = train(_cfg(tiny_root, tmp_path / "whole", **kw))
+    parts = train(_cfg(tiny_root, tmp_path / "parts", micro_batch=5, **kw))  # 16 crops as 4 + 4 + 4 + 4
+    assert whole["step"] == parts["step"] == 8
+    a = load_weights(tmp_path / "whole" / "last.safetensors").state_dict
+    b = load_weights(tmp_path / "parts" / "last.safetensors").state_dict
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), k
+    assert read_metrics(tmp_path / "whole")[0]["loss"] == pytest.approx(read_metrics(tmp_path / "parts")[0]["loss"],
+                                                                        rel=1e-5)
+    train(_cfg(tiny_root, tmp_path / "other", seed=1, **kw))  # other batches: the tolerance tells runs apart
+    c = load_weights(tmp_path / "other" / "last.safetensors").state_dict
+    assert not all(torch.allclose(a[k], c[k], rtol=1e-4, atol=1e-6) for k in a)
+
+
+def test_step_parts() -> None:
+    fast = TrainConfig()
+    assert step_parts(32, 33, fast, on_cpu=True) == 1  # the fast recipe's default batch: one part
+    assert step_parts(128, 33, fast, on_cpu=True) == 2
+    assert step_parts(128, 64, fast, on_cpu=True) == 8  # 64 x 56 x 56 values per crop: parts of 16
+    assert step_parts(128, 64, fast, on_cpu=False) == 1  # a GPU runs the whole batch
+    assert step_parts(128, 64, TrainConfig(micro_batch=48), on_cpu=False) == 3
+    assert step_parts(8, 64, TrainConfig(micro_batch=48), on_cpu=True) == 1
+    with pytest.raises(ConfigError, match="micro-batch must be positive"):
+        TrainConfig(micro_batch=0)
 
 
 def test_refuses_to_clobber_a_run(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -227,8 +256,10 @@ def test_torchrun_two_processes_agree(tiny_root: Path, tmp_path: Path) -> None:
     single, double = tmp_path / "one", tmp_path / "two"
     args = ["--max-steps", "12", "--eval-every", "12", "--ckpt-every", "6"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # each process runs its 8 crops in parts of 3 (3 + 3 + 2), gradients synchronised after the last
     r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "srcnn", "train",
-                        *_cli_train(tiny_root, double, *args)], env=env, capture_output=True, text=True,
+                        *_cli_train(tiny_root, double, *args, "--micro-batch", "3")], env=env, capture_output=True,
+                       text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert main(["train", *_cli_train(tiny_root, single, *args)]) == 0

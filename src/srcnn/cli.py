@@ -310,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--max-minutes", type=_float, default=None, help="wall time, across resumes")
     tr.add_argument("--batch-size", type=_non_negative_int, default=None,
                     help="global mini-batch (default: 128 for paper, 32 for fast)")
+    tr.add_argument("--micro-batch", type=_positive_int, default=None, metavar="N",
+                    help="run each step's batch (each process's share) forward and backward in parts "
+                    "of N crops, adding up the gradients: the same step in less memory (default: on a "
+                    "CPU, parts sized to its caches, which is faster for large crops; elsewhere the "
+                    "whole batch at once)")
     tr.add_argument("--lr", type=_float, default=None,
                     help="base learning rate (paper 1e-4; fast 1e-3 for 9-1-5, 3e-4 for 9-3-5 and "
                     "9-5-5, whose wider mapping layer loses channels to dead ReLUs at 1e-3)")
@@ -979,7 +984,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       train_sets=tuple(args.train_sets or ["T91"]), val_set=args.val_set,
                       data_root=args.data_root, recipe=args.recipe, out=args.out,
                       max_steps=args.max_steps, epochs=args.epochs, max_minutes=args.max_minutes,
-                      batch_size=args.batch_size, lr=args.lr, size=args.size, stride=args.stride,
+                      batch_size=args.batch_size, micro_batch=args.micro_batch, lr=args.lr, size=args.size,
+                      stride=args.stride,
                       augment=args.augment, downscales=tuple(args.downscales or ()),
                       train_padding=args.train_padding, init=args.init,
                       init_from=args.init_from, distill_from=args.distill_from,

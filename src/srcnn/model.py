@@ -122,40 +122,26 @@ class SRCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.padding == "valid" and x.device.type == "cpu" and x.shape[-1] >= self.config.shrink + 1 \
                 and x.shape[-2] >= self.config.shrink + 1:
-            return self._valid_products(x)
+            return self._valid_im2col(x)
         x = F.relu(self._conv(x, self.conv1))  # (N, n1, H, W)
         x = F.relu(self._conv(x, self.conv2))  # (N, n2, H, W)
         return self._conv(x, self.conv3)  # (N, c, H, W)
 
-    def _valid_products(self, x: torch.Tensor) -> torch.Tensor:
-        """The valid-padded network as matrix products: the same function, 1.33x faster to train on
-        a CPU (9-1-5, batch 32 of 33x33: 48.6 against 64.5 ms per step with Adam), where PyTorch's
-        convolutions handle a 1-channel 9x9 layer and a 32-to-1 5x5 layer poorly. conv1 is an
-        im2col (``unfold``) product, a 1x1 conv2 a product, and conv3 one product giving every
-        tap's contribution followed by the sum of the taps' shifted planes. Off the CPU the library
-        convolutions are used (cuDNN is faster)."""
+    def _valid_im2col(self, x: torch.Tensor) -> torch.Tensor:
+        """The valid-padded network with its first layer as an im2col (``unfold``) product: the same
+        function, faster to train on a CPU, where PyTorch's convolution handles a 1-channel 9x9
+        layer poorly. Per step with Adam on 2 cores (median of 5, ms), this path / the library
+        convolutions / the earlier path that also made conv2 and conv3 products: 9-1-5 batch 32 of
+        33x33 31.0 / 41.7 / 40.9, of 64x64 (batch 16) 80.8 / 95.9 / 92.4; 9-5-5 of 33x33 68.9 /
+        62.2 / 65.0, of 64x64 161 / 202 / 169. Off the CPU the library convolutions are used
+        (cuDNN is faster)."""
         cfg = self.config
-        n, c, h, w = x.shape
-        h1, w1 = h - cfg.f1 + 1, w - cfg.f1 + 1
-        b1, b2, b3 = self.conv1.bias, self.conv2.bias, self.conv3.bias
-        assert b1 is not None and b2 is not None and b3 is not None
-        a1 = F.relu(torch.matmul(self.conv1.weight.view(cfg.n1, -1), F.unfold(x, cfg.f1)) + b1[:, None])
-        if cfg.f2 == 1:
-            a2 = F.relu(torch.matmul(self.conv2.weight.view(cfg.n2, cfg.n1), a1) + b2[:, None])
-            h2, w2 = h1, w1
-        else:
-            a2 = F.relu(F.conv2d(a1.view(n, cfg.n1, h1, w1), self.conv2.weight, b2))
-            h2, w2 = a2.shape[-2], a2.shape[-1]
-            a2 = a2.reshape(n, cfg.n2, h2 * w2)
-        k = cfg.f3
-        w3 = self.conv3.weight.permute(0, 2, 3, 1).reshape(c * k * k, cfg.n2)  # rows (channel, ky, kx)
-        taps = torch.matmul(w3, a2).view(n, c, k * k, h2, w2)
-        ho, wo = h2 - k + 1, w2 - k + 1
-        out = taps[:, :, 0, :ho, :wo] + b3.view(1, c, 1, 1)
-        for t in range(1, k * k):
-            ky, kx = divmod(t, k)
-            out = out + taps[:, :, t, ky:ky + ho, kx:kx + wo]
-        return out
+        n, _, h, w = x.shape
+        b1 = self.conv1.bias
+        assert b1 is not None
+        a1 = torch.matmul(self.conv1.weight.view(cfg.n1, -1), F.unfold(x, cfg.f1)) + b1[:, None]
+        a1 = F.relu(a1.view(n, cfg.n1, h - cfg.f1 + 1, w - cfg.f1 + 1))
+        return self.conv3(F.relu(self.conv2(a1)))
 
     def set_padding(self, padding: Padding) -> None:
         """Switch padding mode in place (e.g. train ``valid``, infer ``replicate``)."""
