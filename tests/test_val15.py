@@ -1,0 +1,46 @@
+"""tools/val15.py: the selection rule's score (15 BSDS200 images) and its verdicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import load_tool
+
+
+def test_val15_scores_the_shipped_models_as_the_readme_says(data_root: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    tool = load_tool("val15")
+    assert tool.main(["--data-root", str(data_root), "srcnn-955-x4=srcnn-915-x4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["images"][0] == "100075.png" and out["images"][-1] == "113016.png" and len(out["images"]) == 15
+    r = out["results"][0]["scales"]["4"]
+    # README "Pretrained models" (weight averages): 28.5806 and 28.4356 dB
+    assert r["shipped"] == pytest.approx(28.5806, abs=2e-4) and r["candidate"] == pytest.approx(28.4356, abs=2e-4)
+    assert out["results"][0]["verdict"] == "keep"
+
+
+def test_val15_verdicts_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from skimage import data
+
+    tool = load_tool("val15")
+    (tmp_path / "BSDS200").mkdir()
+    for i, p in enumerate([data.astronaut(), data.coffee(), data.chelsea()]):
+        Image.fromarray(np.ascontiguousarray(p[:120, :150, :3])).save(tmp_path / "BSDS200" / f"{i}.png")
+    root = ["--data-root", str(tmp_path)]
+    assert tool.main([*root, "srcnn-915-x3=srcnn-915-x3", "--json"]) == 0  # no gain: kept
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert r["verdict"] == "keep" and r["scales"]["3"]["candidate"] == r["scales"]["3"]["shipped"]
+    assert tool.main([*root, "srcnn-915-x3=srcnn-955-x3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)["results"][0]
+    assert (r["verdict"] == "ship") == (r["scales"]["3"]["candidate"] >= r["scales"]["3"]["shipped"] + 0.003)
+    assert tool.main([*root, "srcnn-915-x3=srcnn-915-x3", "--min-gain", "0"]) == 0
+    assert "-> ship" in capsys.readouterr().out
+    assert tool.main([*root, "srcnn-915-x3=srcnn-915-x4"]) == 1  # scored at x3, and x4 weights do not serve it
+    assert "does not serve x3" in capsys.readouterr().err
+    assert tool.main(["--data-root", str(tmp_path / "empty"), "srcnn-915-x3"]) == 1
+    assert "BSDS200" in capsys.readouterr().err
