@@ -8,6 +8,15 @@
 #   DATA=../shared/data RUNS=runs/zoo MIN915=11 MIN955=30 bash tools/train_zoo.sh
 #   DATA=... RUNS=... ONLY="955-x3 955-ms" MIN955=60 bash tools/train_zoo.sh   # some runs only
 #   DATA=... RUNS=... ONLY="955-sib-x1.5 955-sib-x2 955-sib-x3 955-sib-x4" MIN955=10 bash tools/train_zoo.sh
+#   DATA=... RUNS=... FROM_SHIPPED=1 ONLY="955-x3 955-x4 915-x4d 955-x4d" MIN915=9 MIN955=9 bash tools/train_zoo.sh
+#
+# Going on from the shipped models (a new checkout has no run folders): with FROM_SHIPPED=1, runs
+# 915-xK and 955-xK that have no checkpoint start from srcnn-915-xK / srcnn-955-xK (955-x4 with the
+# downscaled copies its last stages added); runs 915-xKd and 955-xKd (not in the default ONLY) are a
+# round of self-distillation, the recipe of srcnn-915-x3's and -x4's last steps: from the shipped
+# model, labels half ground truth, half its 8-view self-ensemble, lr 1e-4, 200-step warm-up.
+# Then `python tools/val15.py srcnn-955-x4=RUNS/955-x4d/last.safetensors ...` applies the selection
+# rule, and tools/ship_model.py ships what it picks.
 #
 # The registry (src/srcnn/pretrained.py) records the budgets of each shipped model. Each run logs
 # to RUNS/NAME.log; the pairs are rebuilt per run (set XDG_CACHE_HOME to share a cache).
@@ -33,9 +42,19 @@ job() {  # job NAME MINUTES ARGS...: start one run in the background (resumed wh
     >> "$RUNS/$name.log" 2>&1 &
   pids="$pids $!"
 }
+DOWN="--downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
+DISTILL="--lr 1e-4 --warmup 200"
 for k in 2 3 4; do
-  job "915-x$k" "$MIN915" --arch 9-1-5 --scale $k $T91
-  job "955-x$k" "$MIN955" --arch 9-5-5 --scale $k $ALL
+  from915=""; from955=""; x4=""; [ "$k" = 4 ] && x4=$DOWN
+  if [ -n "${FROM_SHIPPED:-}" ]; then
+    from915="--init-from srcnn-915-x$k"; from955="--init-from srcnn-955-x$k $x4"
+  fi
+  job "915-x$k" "$MIN915" --arch 9-1-5 --scale $k $T91 $from915
+  job "955-x$k" "$MIN955" --arch 9-5-5 --scale $k $ALL $from955
+  job "915-x${k}d" "$MIN915" --arch 9-1-5 --scale $k $T91 --init-from "srcnn-915-x$k" --distill-from "srcnn-915-x$k" \
+    $DISTILL
+  job "955-x${k}d" "$MIN955" --arch 9-5-5 --scale $k $ALL $x4 --init-from "srcnn-955-x$k" --distill-from "srcnn-955-x$k" \
+    $DISTILL
 done
 job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 \
   --scale-poly 2 --init-from "${MSINIT:-srcnn-955-x3}" ${MSOPTS:-} $ALL
