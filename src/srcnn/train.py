@@ -177,7 +177,7 @@ class TrainConfig:
     # Recipe defaults, resolved here so the checkpoint records the values actually used.
     @property
     def batch(self) -> int:
-        # fast: 32. On 2 CPU cores throughput per sub-image is flat from 16 to 128 (~510/s), so a
+        # fast: 32. On 2 CPU cores throughput per sub-image was flat from 16 to 128 (~510/s), so a
         # smaller batch buys more Adam steps: 20 minutes at batch 32 reached 32.38 dB on Set5 against
         # 32.27 at 128. On a GPU pass a larger one (e.g. 128 of 64x64 crops).
         return self.batch_size or (128 if self.recipe == "paper" else 32)
