@@ -39,11 +39,10 @@ def val_images(data_root: str | None) -> list[Path]:
     return files[:N_IMAGES]
 
 
-def score(w: Weights, scale: float, images: list[Path]) -> float:
-    """Mean Y-PSNR of ``w`` at ``scale`` over ``images`` (the papers' protocol)."""
+def score(w: Weights, scale: float, images: list[np.ndarray]) -> float:
+    """Mean Y-PSNR of ``w`` at ``scale`` over the ground truths ``images`` (the papers' protocol)."""
     model = w.build(scale=scale if w.scale_poly is not None else None)
-    return float(np.mean([evaluate_image(load_ground_truth(f), scale, model, w.channels_mode)["psnr_model"]
-                          for f in images]))
+    return float(np.mean([evaluate_image(gt, scale, model, w.channels_mode)["psnr_model"] for gt in images]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         images = val_images(args.data_root)
+        gts = [load_ground_truth(f) for f in images]
+        scores: dict[tuple[str, float], float] = {}  # a spec compared with several candidates is scored once
+
+        def score_of(spec: str, w: Weights, k: float) -> float:
+            if (spec, k) not in scores:
+                scores[spec, k] = score(w, k, gts)
+            return scores[spec, k]
+
         rows = []
         for spec in args.pairs:
             shipped_spec, _, cand_spec = spec.rpartition("=")
@@ -73,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, object] = {"candidate": cand_spec, "shipped": shipped_spec or None, "scales": {}}
             gains = []
             for k in scales:
-                c = score(cand, k, images)
-                s = score(shipped, k, images) if shipped is not None else None
+                c = score_of(cand_spec, cand, k)
+                s = score_of(shipped_spec, shipped, k) if shipped is not None else None
                 row["scales"][f"{k:g}"] = {"candidate": c, "shipped": s}  # type: ignore[index]
                 if s is not None:
                     gains.append(c - s)

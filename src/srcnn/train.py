@@ -722,6 +722,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     # checkpoints: a ``.item()`` per step would stall a GPU's queue every step.
     loss_acc = torch.zeros((), dtype=torch.float64, device=device)
     on_cpu = torch.device(device).type == "cpu"
+    n_parts = step_parts(cfg.batch // world, cfg.patch, cfg, on_cpu)  # every step's batch has this shape
     row_step, clock_stop = -1, False
     interrupted = False
 
@@ -781,8 +782,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                 gr["lr"] = gr["base_lr"] * f
             opt.zero_grad(set_to_none=True)
             s_step = batches.step_scale(step) if poly is not None else None
-            n_parts = step_parts(len(x), x.shape[-1], cfg, on_cpu)
-            loss = torch.zeros((), device=device)
+            part_losses: list[torch.Tensor] = []
             for i, (xp, yp) in enumerate(zip(x.tensor_split(n_parts), y.tensor_split(n_parts), strict=True)):
                 # DDP averages the gradients across ranks once, after the last part
                 sync = no_sync() if world > 1 and i < n_parts - 1 else contextlib.nullcontext()
@@ -794,7 +794,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                     if s_step is not None:
                         loss_p = loss_p * batches.loss_weight[s_step]
                     scaler.scale(loss_p).backward()  # type: ignore[no-untyped-call]
-                loss = loss + loss_p.detach()
+                part_losses.append(loss_p.detach())
+            loss = part_losses[0] if n_parts == 1 else torch.stack(part_losses).sum()
             scaler.step(opt)
             scaler.update()
             step += 1
