@@ -132,15 +132,17 @@ def test_cli_upscale_and_evaluate_self_ensemble(tmp_path: Path, photo: np.ndarra
     assert "self-ensemble" in capsys.readouterr().out
 
 
-def test_progress_reports_output_rows(tmp_path: Path, photo: np.ndarray,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_reports_output_rows(tmp_path: Path, photo: np.ndarray, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     model = random_weights("9-1-5").build()
     pic = Picture(photo.astype(np.float32) / 255, "RGB", 8)
     calls: list[tuple[int, int]] = []
     upscale_picture(pic, 3, model, tile=40, max_memory=1 << 20, progress=lambda d, t: calls.append((d, t)))
     done = [d for d, _ in calls]
     assert len(calls) > 2 and done == sorted(done) and calls[-1] == (288, 288)  # stripe by stripe
-    # A single image on the command line: a bar in output rows on stderr; -q hides it.
+    # A single image on the command line: a bar in output rows on stderr; -q hides it. (The bar waits
+    # cli.ROWS_BAR_DELAY seconds before it shows, and this job may take less: shown at once here.)
+    monkeypatch.setattr("srcnn.cli.ROWS_BAR_DELAY", 0.0)
     src = tmp_path / "in.png"
     Image.fromarray(photo).save(src)
     capsys.readouterr()

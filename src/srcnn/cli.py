@@ -655,6 +655,10 @@ def _text_width() -> int:
     return max(60, min(shutil.get_terminal_size().columns, 120))
 
 
+#: Seconds before the per-row bar of a single-image upscale shows, so that quick jobs print one line.
+ROWS_BAR_DELAY = 1.0
+
+
 def _bar(total: int, desc: str, quiet: bool, unit: str = "it", delay: float = 0.0) -> Any:
     """A tqdm bar on stderr (None when quiet or for a single step); ``delay``: seconds before it
     first shows, so that quick jobs print nothing."""
@@ -908,7 +912,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 # Straight to an 8/16-bit PIL image, stripe by stripe: bounded memory for huge outputs.
                 in_h, in_w = pic.data.shape[:2]
                 rows_bar = None if batch else _bar(output_size_for(in_h, in_w, s)[0], "upscale", args.quiet,
-                                                   unit="row", delay=1.0)
+                                                   unit="row", delay=ROWS_BAR_DELAY)
                 try:
                     img = upscale_picture(pic, s, model, mode, tile=tile, max_memory=max_memory,
                                           device=args.device, as_pil=True, bit_depth=depth,
