@@ -25,9 +25,10 @@ if _SRC not in _sys.path:
 import srcnn.pretrained as _pretrained  # noqa: E402
 
 
-def srcnn(name: str = "srcnn-955-x3", *, scale: float | None = None, padding: str = "replicate") -> _typing.Any:
+def srcnn(name: str = "srcnn-955-x3", *, scale: float | None = None, padding: str | None = None) -> _typing.Any:
     """A shipped model as a torch module (names: ``srcnn models``). ``scale`` is needed for the
-    multi-scale ``srcnn-955-ms`` (any scale from 1.5 to 4); ``padding``: replicate, zeros or valid."""
+    multi-scale ``srcnn-955-ms`` (any scale from 1.5 to 4); ``padding``: the model's own (None:
+    symmetric for our models), replicate, zeros, symmetric or valid."""
     w = _pretrained.load_shipped(name)
     if w.scale_poly is None and scale is not None and not w.supports_scale(scale):
         raise ValueError(f"{name} is trained for x{w.scales[0]:g}, not x{scale:g}")

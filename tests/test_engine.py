@@ -53,12 +53,15 @@ def test_engine_equals_reference(arch: str, channels: int) -> None:
 
 
 @pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
-def test_zeros_padding_model(arch: str) -> None:
-    model = _model(arch, 1, padding="zeros")
-    x = torch.rand(1, 1, 23, 31)
-    ref = _ref(model, x)
-    for tile in (None, 5, 12):
-        assert (Engine(model)(x, tile=tile) - ref).abs().max().item() <= TOL
+@pytest.mark.parametrize("padding", ["zeros", "symmetric"])
+def test_other_padding_models(arch: str, padding: str) -> None:
+    model = _model(arch, 1, padding=padding)
+    g = torch.Generator().manual_seed(3)
+    for h, w in [(23, 31), (1, 1), (3, 5), (9, 2)]:  # symmetric: images smaller than the radius too
+        x = torch.rand(1, 1, h, w, generator=g)
+        ref = _ref(model, x)
+        for tile in (None, 1, 5, 12):
+            assert (Engine(model)(x, tile=tile) - ref).abs().max().item() <= TOL, (h, w, tile)
 
 
 def test_trained_weights_and_identity() -> None:
@@ -81,8 +84,9 @@ def test_tiled_equals_untiled(arch: str) -> None:
     assert (eng(small, tile=1) - eng(small)).abs().max().item() <= TOL
 
 
-def test_run_rows_on_a_stripe() -> None:
-    model = _model("9-5-5")
+@pytest.mark.parametrize("padding", ["replicate", "symmetric"])
+def test_run_rows_on_a_stripe(padding: str) -> None:
+    model = _model("9-5-5", padding=padding)
     eng = Engine(model)
     x = torch.rand(1, 1, 50, 37)
     full = eng(x)
@@ -96,7 +100,7 @@ def test_run_rows_on_a_stripe() -> None:
 
 
 @pytest.mark.parametrize("arch", ["9-1-5", "9-3-5", "9-5-5"])
-@pytest.mark.parametrize("padding", ["replicate", "zeros"])
+@pytest.mark.parametrize("padding", ["replicate", "zeros", "symmetric"])
 def test_conv_backend_equals_reference(arch: str, padding: str) -> None:
     """The library-convolution backend (the default off the CPU), forced here on the CPU: exact at
     image borders, for tiles smaller than the radius, and on stripes."""
@@ -223,11 +227,12 @@ def test_cli_upscale_tile_and_memory_options(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
-def test_onnx_export_equals_engine(arch: str) -> None:
+@pytest.mark.parametrize("padding", ["replicate", "symmetric"])
+def test_onnx_export_equals_engine(arch: str, padding: str) -> None:
     pytest.importorskip("onnx", reason="ONNX export needs the onnx package (pip install onnx)")
     pytest.importorskip("onnxruntime", reason="checking the export needs onnxruntime (pip install onnxruntime)")
-    model = _model(arch)
-    diff = check_onnx(export_onnx(model), model, sizes=((37, 53), (96, 64)))
+    model = _model(arch, padding=padding)
+    diff = check_onnx(export_onnx(model), model, sizes=((37, 53), (96, 64), (1, 1), (3, 5)))
     assert diff is not None and diff <= 1e-4
 
 
@@ -253,3 +258,22 @@ def test_cli_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["export", "-w", str(wf), "-o", str(out), "--overwrite", "--no-check"]) == 0
     assert main(["export", "-w", str(tmp_path / "nope.safetensors"), "-o", str(tmp_path / "n.onnx")]) == 1
     assert not (tmp_path / "n.onnx").exists()
+
+
+def test_cli_upscale_padding_option(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                    photo: np.ndarray, weights_file: Path) -> None:
+    """--padding changes only the pixels within the receptive-field radius of the border."""
+    src = tmp_path / "in.png"
+    Image.fromarray(photo).save(src)
+    outs = {}
+    for pad in ("replicate", "symmetric", "zeros"):
+        out = tmp_path / f"{pad}.png"
+        code = main(["upscale", str(src), "-s", "3", "-w", str(weights_file), "-o", str(out), "-q", "--padding", pad])
+        assert code == 0, capsys.readouterr().err
+        outs[pad] = np.asarray(Image.open(out)).astype(int)
+    r = random_weights("9-1-5").config.radius
+    for pad in ("symmetric", "zeros"):
+        assert np.array_equal(outs[pad][r:-r, r:-r], outs["replicate"][r:-r, r:-r]), pad
+        assert np.abs(outs[pad] - outs["replicate"]).max() > 0, pad
+    assert main(["upscale", str(src), "-s", "2", "-o", str(tmp_path / "x.png"), "--padding", "mirror"]) == 2
+    assert "invalid choice: 'mirror'" in capsys.readouterr().err

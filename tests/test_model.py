@@ -4,11 +4,20 @@ import torch
 from scipy import ndimage
 
 from srcnn.errors import ConfigError
-from srcnn.model import ARCHITECTURES, SRCNN, SRCNNConfig, config_for, srcnn
+from srcnn.model import (
+    ARCHITECTURES,
+    SRCNN,
+    SRCNNConfig,
+    config_for,
+    inference_padding,
+    mirror_index,
+    pad_symmetric,
+    srcnn,
+)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-@pytest.mark.parametrize("padding", ["replicate", "zeros", "valid"])
+@pytest.mark.parametrize("padding", ["replicate", "zeros", "symmetric", "valid"])
 def test_shapes(arch: str, padding: str) -> None:
     m = srcnn(arch, padding=padding)  # type: ignore[arg-type]
     x = torch.rand(2, 1, 33, 40)
@@ -75,6 +84,33 @@ def test_zero_padding_differs_only_at_borders() -> None:
     r = rep.config.radius
     assert torch.allclose(a[..., r:-r, r:-r], b[..., r:-r, r:-r], atol=1e-6)
     assert not torch.allclose(a, b)
+
+
+def test_symmetric_padding_is_matlab_symmetric() -> None:
+    assert mirror_index(-3, 6, 3).tolist() == [2, 1, 0, 0, 1, 2, 2, 1, 0]
+    assert mirror_index(-2, 3, 1).tolist() == [0, 0, 0, 0, 0]
+    a = np.arange(20.0).reshape(4, 5)
+    for r in (0, 1, 3, 4, 9):  # 9: farther than the image is wide (np.pad repeats the mirror too)
+        assert np.array_equal(pad_symmetric(torch.from_numpy(a), r).numpy(), np.pad(a, r, mode="symmetric")), r
+
+
+def test_symmetric_model_is_valid_model_on_mirrored_input() -> None:
+    torch.manual_seed(0)
+    sym = srcnn("9-5-5", padding="symmetric").double().eval()
+    val = srcnn("9-5-5", padding="valid").double().eval()
+    rep = srcnn("9-5-5").double().eval()
+    val.load_state_dict(sym.state_dict())
+    rep.load_state_dict(sym.state_dict())
+    img = np.random.default_rng(2).random((30, 21))
+    r = sym.config.radius
+    with torch.no_grad():
+        got = sym(torch.from_numpy(img)[None, None])[0, 0].numpy()
+        ref = val(torch.from_numpy(np.pad(img, r, mode="symmetric"))[None, None])[0, 0].numpy()
+        other = rep(torch.from_numpy(img)[None, None])[0, 0].numpy()
+    assert got.shape == img.shape and np.allclose(got, ref, atol=1e-12)
+    assert np.allclose(got[r:-r, r:-r], other[r:-r, r:-r], atol=1e-12)  # the interior is padding-free
+    assert np.abs(got - other).max() > 1e-3  # the border is not
+    assert inference_padding("valid") == "symmetric" and inference_padding("zeros") == "zeros"
 
 
 @pytest.mark.parametrize("arch", ["9-1-5", "9-3-5", "9-5-5"])

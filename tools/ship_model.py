@@ -1,6 +1,7 @@
 """Copy a trained run's weights into the package as a shipped model and print its registry entry.
 
     python tools/ship_model.py runs/srcnn-915-x3/last.safetensors srcnn-915-x3 --recipe "..."
+    python tools/ship_model.py src/srcnn/models/srcnn-915-x3.safetensors srcnn-915-x3 --overwrite --padding symmetric
 
 The file is re-saved in our format with the model name and provenance in its metadata, under
 ``src/srcnn/models/NAME.safetensors``; the printed ``ModelInfo`` goes into
@@ -13,6 +14,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from srcnn.model import SAME_PADDINGS
 from srcnn.weights import file_sha256, load_safetensors, save_weights
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "srcnn" / "models"
@@ -24,9 +26,13 @@ def main() -> None:
     ap.add_argument("name")
     ap.add_argument("--recipe", default="")
     ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--padding", choices=SAME_PADDINGS,
+                    help="the inference padding to record (default: as the file has it)")
     args = ap.parse_args()
     w = load_safetensors(args.weights)
     w = replace(w, name=args.name, provenance=f"{w.provenance}; {args.recipe}".strip("; "))
+    if args.padding:
+        w = replace(w, config=w.config.with_padding(args.padding))
     MODELS.mkdir(parents=True, exist_ok=True)
     out = MODELS / f"{args.name}.safetensors"
     save_weights(w, out, overwrite=args.overwrite)

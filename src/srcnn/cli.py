@@ -28,6 +28,11 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130
 STDIO, STDIN_NAME, STDOUT_NAME = "-", "<stdin>", "<stdout>"
 #: The smallest ``upscale --tile``: each tile also computes its neighbours' border (8 pixels for 9-5-5).
 MIN_TILE = 16
+#: srcnn.model.SAME_PADDINGS (not imported here: the CLI starts without torch)
+_PADDINGS = ("symmetric", "replicate", "zeros")
+_PADDING_HELP = ("how the network sees past the image border: symmetric (the input mirrored; our models' own), "
+                 "replicate (every layer padded by edge replication: the authors' demo_SR.m, and their "
+                 "converted models' own) or zeros (default: the weights' own)")
 _DEVICE_HELP = "torch device: cpu (default), cuda, cuda:1, mps, or auto (a GPU when there is one)"
 
 
@@ -121,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a shipped model name, our .safetensors file or an authors' .mat file "
                     "(default: the best shipped model for the scale); pickles (.pt, .pth, .pkl) "
                     "are refused")
+    up.add_argument("--padding", default=None, choices=_PADDINGS, help=_PADDING_HELP)
     out = up.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--output", help="output file (one input image only); '-' writes the "
                      "image to standard output, as --ext says (default png)")
@@ -188,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--self-ensemble", action="store_true",
                     help="average the model over the 8 flips and rotations of each image (not the "
                     "papers' protocol; 7 to 8.5 times slower)")
+    ev.add_argument("--padding", default=None, choices=_PADDINGS,
+                    help=_PADDING_HELP + "; with --weights only")
     ev.add_argument("--device", default="cpu", help=_DEVICE_HELP)
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -208,9 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="export weights as an ONNX model",
                         description="Write the network as ONNX: input 'input' and output 'output' of "
-                        "shape (batch, channels, height, width), dynamic batch/height/width, each "
-                        "layer padded by edge replication (the authors' semantics) before its "
-                        "convolution. The input is what the network takes in srcnn upscale: the "
+                        "shape (batch, channels, height, width), dynamic batch/height/width, with the "
+                        "weights' own padding: each layer padded by edge replication before its "
+                        "convolution (the authors' semantics), or for our models the input mirrored "
+                        "once (symmetric). The input is what the network takes in srcnn upscale: the "
                         "bicubic-enlarged Y (or RGB/YCbCr) planes on the [0, 1] scale.")
     ex.add_argument("-w", "--weights", required=True,
                     help="a shipped model name, our .safetensors file or an authors' .mat file")
@@ -510,6 +519,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .weights import Weights, load_weights
 
     if args.weights is None:
+        if args.padding is not None:
+            raise ConfigError("--padding applies with --weights (the table without it measures the shipped models "
+                              "as shipped)")
         return _evaluate_shipped(args)
     if args.arch is not None:
         raise ConfigError("--arch picks shipped models when --weights is not given; drop one of them")
@@ -526,7 +538,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         check_output_path(args.json, overwrite=args.overwrite)
     cfg = EvalConfig(sets=tuple(args.sets), scale=scale, data_root=args.data_root,
                      device=args.device, self_ensemble=args.self_ensemble)
-    model, mode = resolve_model(w, scale, device=args.device, strict_scale=False)
+    model, mode = resolve_model(w, scale, device=args.device, strict_scale=False, padding=args.padding)
     total = count_images(cfg.sets, cfg.data_root)
     bar = _bar(total, "evaluate", args.quiet, unit="img")
     try:
@@ -538,6 +550,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ens = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
     if not w.supports_scale(scale):  # allowed (a research question), but said in the header
         ens += ", trained for " + "/".join(f"x{s:g}" for s in w.scales)
+    if args.padding is not None:
+        ens += f", {args.padding} padding"
     print(f"SRCNN {w.config.name} ({w.name}{ens}), scale x{scale:g}: Y-PSNR (dB) / SSIM, "
           f"border {int(-(-scale // 1))} px shaved")
     rgb = any(r.psnr_rgb_model is not None for s in results for r in s.images)
@@ -554,7 +568,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(line)
     if args.json:
         doc = {"weights": args.weights, "model": w.name, "arch": w.config.name, "scale": scale,
-               "channels_mode": mode, "self_ensemble": args.self_ensemble,
+               "channels_mode": mode, "self_ensemble": args.self_ensemble, "padding": model.config.padding,
                "sets": [s.to_dict() for s in results]}
         atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(),
                            overwrite=args.overwrite)
@@ -854,7 +868,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     # few distinct sizes), not one per image
     @functools.lru_cache(maxsize=8)
     def model_for(s: float) -> tuple[Any, str]:
-        return resolve_model(args.weights, s, device=args.device, strict_scale=not args.allow_scale_mismatch)
+        return resolve_model(args.weights, s, device=args.device, strict_scale=not args.allow_scale_mismatch,
+                             padding=args.padding)
 
     if scale is not None:
         model_for(scale)  # a bad --weights or an unserved scale stops the run before any image
@@ -1229,6 +1244,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from . import fileio
     from .engine import check_onnx, export_onnx
+    from .model import inference_padding
     from .weights import load_weights
 
     out = fileio.check_output_path(args.output, overwrite=args.overwrite)
@@ -1243,7 +1259,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         scale = check_scale(args.scale)
         if not w.supports_scale(scale):
             raise ConfigError(f"{w.name} serves x{w.scale_poly.lo:g} to x{w.scale_poly.hi:g}, not x{scale:g}")
-    model = w.build(padding="replicate" if w.config.padding == "valid" else w.config.padding, scale=scale)
+    model = w.build(padding=inference_padding(w.config.padding), scale=scale)
     meta = {"srcnn.name": w.name, "srcnn.scales": json.dumps([scale] if scale else list(w.scales)),
             "srcnn.channels_mode": w.channels_mode, "srcnn.provenance": w.provenance}
     data = export_onnx(model, metadata=meta, opset=args.opset)

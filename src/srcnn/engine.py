@@ -37,8 +37,10 @@ engine turns the layers into plain matrix multiplies (MKL ``sgemm``) on a *flat 
 Padding follows the authors' semantics exactly (every layer "same", replicate): after each layer,
 on the frame sides that are real image borders, the pixels beyond the border are overwritten with
 the edge pixel (zeros for a ``zeros``-padded model); on the other sides the frame carries real
-context and the valid area shrinks by the layer's radius. Results equal ``model(x)`` up to float
-rounding (max abs difference ~1e-6 in fp32).
+context and the valid area shrinks by the layer's radius. A ``symmetric`` model instead gathers its
+input frame mirrored at real borders (the padding of its input, done once) and pads no layer: at a
+border the frame is context like anywhere else. Results equal ``model(x)`` up to float rounding
+(max abs difference ~1e-6 in fp32).
 
 Measured with ``benchmarks/inference.py`` on the 2-core AMD EPYC (Zen 1) machine, 2 threads, fp32:
 see the README's "Speed" section for the table against onnxruntime, a plain ``nn.Sequential`` and
@@ -70,6 +72,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,7 +80,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import ConfigError, SRCNNError
-from .model import SRCNN, SRCNNConfig
+from .model import SRCNN, SRCNNConfig, mirror_index
 from .symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 
 #: Positions per GEMM chunk on CPU (per worker: im2col ``[82, Q]``, activations ``[65, Q]`` and
@@ -206,7 +209,7 @@ class Engine:
                  backend: str = "auto") -> None:
         cfg = model.config
         if cfg.padding == "valid":
-            raise ConfigError("the engine needs a same-size model (padding 'replicate' or 'zeros')")
+            raise ConfigError("the engine needs a same-size model (padding 'replicate', 'zeros' or 'symmetric')")
         if backend not in ("auto", "gemm", "conv"):
             raise ConfigError(f"engine backend must be auto, gemm or conv, got {backend!r}")
         self.config = cfg
@@ -217,6 +220,9 @@ class Engine:
         self._convs = [(m.weight.detach(), m.bias.detach(), m.kernel_size[0] // 2)  # type: ignore[union-attr]
                        for m in (model.conv1, model.conv2, model.conv3)]
         self.replicate = cfg.padding == "replicate"
+        #: ``symmetric``: the input frame is gathered mirrored at image borders and every layer
+        #: then treats the frame as real context (no per-layer padding at all).
+        self.mirror = cfg.padding == "symmetric"
         p = model.conv1.weight
         self.device, self.dtype = p.device, p.dtype
         cpu_chunk = CPU_CHUNK if cfg.f2 == 1 else CPU_CHUNK_WIDE
@@ -308,8 +314,9 @@ class Engine:
 
     def _fill_span(self, v: Tensor, dim: int, a0: int, a1: int, first: int, last: int) -> None:
         """Along ``dim``, within ``[a0, a1)``: indices before ``first`` and after ``last`` (the
-        image's first and last pixel in frame coordinates) get the edge value, or 0."""
-        if a0 >= a1:
+        image's first and last pixel in frame coordinates) get the edge value, or 0. Nothing for a
+        ``symmetric`` model: its input frame is already mirrored, the layers need no padding."""
+        if a0 >= a1 or self.mirror:
             return
         spans = []
         if first > a0:
@@ -368,9 +375,14 @@ class Engine:
         total = base + nf + slack
         dev = x.device
 
-        # Input frame: clamped gathers give replicate padding at real borders.
-        rows = torch.arange(fr.y0 - R, fr.y0 - R + hf, device=dev).clamp_(0, height - 1) - row0
-        cols = torch.arange(fr.x0 - R, fr.x0 - R + wf, device=dev).clamp_(0, width - 1)
+        # Input frame: clamped gathers give replicate padding at real borders (mirrored ones the
+        # symmetric padding of a ``symmetric`` model).
+        if self.mirror:
+            rows = mirror_index(fr.y0 - R, fr.y0 - R + hf, height, device=dev) - row0
+            cols = mirror_index(fr.x0 - R, fr.x0 - R + wf, width, device=dev)
+        else:
+            rows = torch.arange(fr.y0 - R, fr.y0 - R + hf, device=dev).clamp_(0, height - 1) - row0
+            cols = torch.arange(fr.x0 - R, fr.x0 - R + wf, device=dev).clamp_(0, width - 1)
         xin = self._buf("x", c, total)
         xin[:, base:base + nf].view(c, hf, wf).copy_(x.index_select(1, rows).index_select(2, cols))
         if not self.replicate:
@@ -621,6 +633,15 @@ class Engine:
         exactly by :meth:`_conv_exact` on thin strips. Away from image borders the window has
         ``radius`` pixels of real context, so its own zero-padded edges never reach the tile."""
         y0, y1, x0, x1 = box
+        if self.mirror:  # the window with mirrored context, then valid convolutions: exact
+            R = self.radius
+            rows = mirror_index(y0 - R, y1 + R, height, device=x.device) - row0
+            t = x.index_select(1, rows).index_select(2, mirror_index(x0 - R, x1 + R, width, device=x.device))[None]
+            for k, (wt, bias, _r) in enumerate(self._convs):
+                t = F.conv2d(t, wt, bias)
+                if k < 2:
+                    t = F.relu_(t)
+            return t[0]
         if self.replicate and y1 - y0 == height and x1 - x0 == width:
             # the whole image in one tile: the plain stack itself (padding each layer once); the
             # strips below would add ~30 small kernel launches, which dominate below ~1 MP
@@ -693,7 +714,9 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
     """The model as a serialized ONNX graph: input ``input`` and output ``output`` of shape
     ``(batch, channels, height, width)`` with dynamic batch, height and width; each layer is a
     ``Pad`` (mode ``edge`` = replicate, or ``constant`` 0 for a ``zeros`` model) then ``Conv``
-    (then ``Relu``), so that the graph has the authors' same-size semantics. Built directly with
+    (then ``Relu``), so that the graph has the authors' same-size semantics; a ``symmetric`` model
+    mirrors its input once (two ``Gather`` of computed indices, any image size) and pads no layer.
+    Built directly with
     ``onnx.helper`` (no tracing), so it needs only the ``onnx`` package."""
     try:
         import onnx
@@ -707,11 +730,14 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
                           f"to {newest} (the newest this onnx {onnx.__version__} knows), got {opset}")
     cfg = model.config
     if cfg.padding == "valid":
-        raise ConfigError("export a same-size model (padding 'replicate' or 'zeros')")
+        raise ConfigError("export a same-size model (padding 'replicate', 'zeros' or 'symmetric')")
     mode = "edge" if cfg.padding == "replicate" else "constant"
     inits: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
     cur = "input"
+    mirror = cfg.padding == "symmetric"
+    if mirror:
+        cur = _onnx_mirror(cur, cfg.radius, inits, nodes)
     convs = (model.conv1, model.conv2, model.conv3)
     for i, conv in enumerate(convs, start=1):
         w = conv.weight.detach().to("cpu", torch.float32).numpy()
@@ -719,7 +745,7 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
         inits += [numpy_helper.from_array(w, f"conv{i}.weight"), numpy_helper.from_array(b, f"conv{i}.bias")]
         k = int(w.shape[-1])
         r = k // 2
-        if r:
+        if r and not mirror:
             pads = numpy_helper.from_array(np.array([0, 0, r, r, 0, 0, r, r], dtype=np.int64), f"pads{i}")
             inits.append(pads)
             nodes.append(helper.make_node("Pad", [cur, f"pads{i}"], [f"padded{i}"], mode=mode,
@@ -739,14 +765,48 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)],
         initializer=inits)
     m = helper.make_model(graph, producer_name="srcnn", opset_imports=[helper.make_opsetid("", opset)],
-                          doc_string=f"SRCNN {cfg.name}, {cfg.channels} channel(s), {cfg.padding} padding "
-                          "at every layer; input and output on the [0, 1] scale")
+                          doc_string=f"SRCNN {cfg.name}, {cfg.channels} channel(s), "
+                          + ("the input padded symmetric once" if mirror else f"{cfg.padding} padding at every layer")
+                          + "; input and output on the [0, 1] scale")
     m.ir_version = 8
     props = {"srcnn.config": json.dumps(cfg.to_dict()), **(metadata or {})}
     helper.set_model_props(m, props)
     onnx.checker.check_model(m)
     data: bytes = m.SerializeToString()
     return data
+
+
+def _onnx_mirror(cur: str, r: int, inits: list[Any], nodes: list[Any]) -> str:
+    """Append to ``nodes`` an ONNX subgraph padding ``cur`` (N, C, H, W) by ``r`` on every side,
+    Matlab-symmetric, for any H and W (as :func:`srcnn.model.mirror_index`): for each axis the
+    indices ``i = -r .. n + r - 1`` become ``j = i mod 2n``, then ``2n - 1 - j`` where ``j >= n``,
+    and one ``Gather`` takes them. Returns the padded tensor's name."""
+    from onnx import helper, numpy_helper
+
+    def const(name: str, v: int) -> str:
+        inits.append(numpy_helper.from_array(np.array(v, dtype=np.int64), name))
+        return name
+
+    node = helper.make_node
+    nodes.append(node("Shape", [cur], ["in_shape"], name="in_shape"))
+    neg_r, r_ = const("mirror_neg_r", -r), const("mirror_r", r)
+    one, two = const("mirror_one", 1), const("mirror_two", 2)
+    for axis in (2, 3):
+        a = f"mirror{axis}_"
+        nodes += [
+            node("Gather", ["in_shape", const(a + "axis", axis)], [a + "n"], axis=0, name=a + "n"),
+            node("Add", [a + "n", r_], [a + "stop"], name=a + "stop"),
+            node("Range", [neg_r, a + "stop", one], [a + "i"], name=a + "i"),
+            node("Mul", [a + "n", two], [a + "2n"], name=a + "2n"),
+            node("Mod", [a + "i", a + "2n"], [a + "j"], fmod=0, name=a + "j"),
+            node("Sub", [a + "2n", one], [a + "2n1"], name=a + "2n1"),
+            node("Sub", [a + "2n1", a + "j"], [a + "back"], name=a + "back"),
+            node("Less", [a + "j", a + "n"], [a + "inside"], name=a + "inside"),
+            node("Where", [a + "inside", a + "j", a + "back"], [a + "idx"], name=a + "idx"),
+            node("Gather", [cur, a + "idx"], [a + "out"], axis=axis, name=a + "gather"),
+        ]
+        cur = a + "out"
+    return cur
 
 
 def check_onnx(data: bytes, model: SRCNN, *, sizes: tuple[tuple[int, int], ...] = ((37, 53), (96, 64)),

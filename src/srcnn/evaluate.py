@@ -2,7 +2,8 @@
 
 For each ground-truth image: Y of ``rgb2ycbcr`` (uint8; grayscale used as is), modcrop by the
 scale, ``/ 255`` as float, Matlab-bicubic down by 1/scale and up by scale (no rounding in
-between), the model (replicate padding), ``uint8(x * 255)``, ``scale`` pixels shaved on every side,
+between), the model (with its own padding: replicate for the authors' models, as ``demo_SR.m``;
+symmetric for ours), ``uint8(x * 255)``, ``scale`` pixels shaved on every side,
 PSNR and SSIM against the ground truth; bicubic is the baseline.
 
 Non-integer scales (e.g. 2.5 = 5/2): the image is modcropped to a multiple of the scale's

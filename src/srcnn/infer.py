@@ -7,9 +7,9 @@ channel is enlarged by bicubic; grayscale is used as Y directly. Models trained 
 (``rgb`` or ``ycbcr``) run on all of them.
 
 The model is run by :mod:`srcnn.engine` in tiles whose results equal the untiled result: each tile
-carries the receptive field radius of context from its neighbours, and replicate padding is
-applied only on the sides that are real image borders, layer by layer, as the authors' code does
-on the whole image.
+carries the receptive field radius of context from its neighbours, and the model's padding is
+applied only on the sides that are real image borders: layer by layer for ``replicate``, as the
+authors' code does on the whole image, or by mirroring the input for ``symmetric`` (our models).
 
 Memory is bounded: the output is produced in horizontal stripes. For each stripe only the input
 rows its bicubic taps and the network's receptive field need are colour-converted and resized
@@ -33,7 +33,7 @@ from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .engine import Engine, tile_for_memory
 from .errors import ConfigError, WeightsError
 from .images import Picture, from_pil, to_pil
-from .model import SRCNN
+from .model import SAME_PADDINGS, SRCNN, inference_padding
 from .resize import imresize_rows, source_rows
 from .weights import Weights, load_weights
 
@@ -124,7 +124,7 @@ def run_model(model: SRCNN, x: torch.Tensor, *, tile: int | None = DEFAULT_TILE,
     ``self_ensemble``: the mean of the model's outputs over the 8 flips and rotations of ``x``,
     each mapped back (:meth:`srcnn.engine.Engine.run_rows`); 8 times the work."""
     if model.config.padding == "valid":
-        raise ConfigError("run_model needs a same-size model (padding 'replicate' or 'zeros')")
+        raise ConfigError("run_model needs a same-size model (padding 'replicate', 'zeros' or 'symmetric')")
     _n, _c, h, w = x.shape
     return Engine(model)(x, tile=(tile, tile) if tile else (max(1, h), max(1, w)), self_ensemble=self_ensemble)
 
@@ -154,16 +154,21 @@ def convert_in_stripes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
 
 # ------------------------------------------------------------------------------- weights helper
 def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
-                  device: str | torch.device = "cpu", strict_scale: bool = True) -> tuple[SRCNN, str]:
+                  device: str | torch.device = "cpu", strict_scale: bool = True,
+                  padding: str | None = None) -> tuple[SRCNN, str]:
     """An eval-mode same-size model and its channels mode from any accepted weights spec.
 
     ``None`` picks the best shipped model for ``scale``. With ``strict_scale``, weights trained for
-    other scales are refused.
+    other scales are refused. ``padding`` (``replicate``, ``zeros``, ``symmetric``) overrides the
+    weights' own; a ``valid`` model runs ``symmetric`` (:func:`srcnn.model.inference_padding`).
     """
+    if padding is not None and padding not in SAME_PADDINGS:
+        raise ConfigError(f"padding must be one of {', '.join(SAME_PADDINGS)}, got {padding!r}")
     if isinstance(weights, SRCNN):
         model = weights
-        if model.config.padding == "valid":
-            model = _copy_with_padding(model)
+        want = padding or inference_padding(model.config.padding)
+        if model.config.padding != want:
+            model = _copy_with_padding(model, want)
         mode = "y" if model.config.channels == 1 else "rgb"
         return model.to(device).eval(), mode
     if weights is None:
@@ -183,8 +188,8 @@ def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
                            "choose weights for this scale, or pass --allow-scale-mismatch "
                            "(strict_scale=False) to use them anyway")
     _check_channels(w.config.channels, w.channels_mode, w.name)
-    padding = "replicate" if w.config.padding == "valid" else w.config.padding
-    return w.build(padding=padding, device=device, scale=scale), w.channels_mode
+    model = w.build(padding=padding or inference_padding(w.config.padding), device=device, scale=scale)
+    return model, w.channels_mode
 
 
 def _check_channels(channels: int, mode: str, name: str) -> None:
@@ -195,8 +200,8 @@ def _check_channels(channels: int, mode: str, name: str) -> None:
                            "supported: 1 channel 'y', or 3 channels 'rgb' or 'ycbcr'")
 
 
-def _copy_with_padding(model: SRCNN) -> SRCNN:
-    m = SRCNN(model.config.with_padding("replicate"))
+def _copy_with_padding(model: SRCNN, padding: str) -> SRCNN:
+    m = SRCNN(model.config.with_padding(padding))  # type: ignore[arg-type]
     m.load_state_dict(model.state_dict())
     return m
 

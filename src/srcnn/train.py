@@ -68,7 +68,7 @@ from .datasets import list_images, resolve_set
 from .errors import ConfigError, DataError
 from .evaluate import check_eval_size, evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes, check_output_folder
-from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, linear_through
+from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, inference_padding, linear_through
 from .symmetry import dihedral
 from .weights import Weights, load_weights, save_weights
 
@@ -556,7 +556,7 @@ def setup_distributed(device: str) -> tuple[int, int, str]:
 @torch.no_grad()
 def validate(model: SRCNN, images: list[np.ndarray], scale: float, channels: str, device: str) -> tuple[float, float]:
     """Mean Y-PSNR (model, bicubic) on ground-truth images, the papers' protocol."""
-    same = SRCNN(model.config.with_padding("replicate")).to(device)
+    same = SRCNN(model.config.with_padding(inference_padding(model.config.padding))).to(device)
     same.load_state_dict(model.state_dict())
     same.eval()
     rs = [evaluate_image(g, scale, same, channels, device=device) for g in images]
@@ -831,7 +831,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
 def _save_weights(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig, step: int, path: Path, name: str) -> None:
     tensors = model.state_dict() if isinstance(model, SRCNN) else \
         {k: v.detach() for k, v in model.poly_tensors().items()}
-    w = Weights(config=model.config.with_padding("replicate"), state_dict=tensors,
+    w = Weights(config=model.config.with_padding(inference_padding(model.config.padding)), state_dict=tensors,
                 scales=tuple(sorted(set(cfg.scales))) if cfg.conditioned else cfg.scales,
                 channels_mode=cfg.channels, scale_poly=cfg.poly,
                 provenance=f"srcnn train: recipe={cfg.recipe} arch={cfg.arch}"
