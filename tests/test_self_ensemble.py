@@ -46,9 +46,9 @@ def test_dihedral_inverse_undoes_each_view() -> None:
 
 
 @pytest.mark.parametrize("tile", [None, 16, 40])
-@pytest.mark.parametrize("arch", ["9-1-5", "9-5-5"])
-def test_self_ensemble_is_the_mean_over_the_eight_views(arch: str, tile: int | None) -> None:
-    model = random_weights(arch, seed=3).build()
+@pytest.mark.parametrize(("arch", "padding"), [("9-1-5", "replicate"), ("9-5-5", "replicate"), ("9-5-5", "symmetric")])
+def test_self_ensemble_is_the_mean_over_the_eight_views(arch: str, padding: str, tile: int | None) -> None:
+    model = random_weights(arch, seed=3).build(padding=padding)
     x = torch.rand(1, 1, 37, 53)  # not square: odd views are transposed
     ens = run_model(model, x, tile=tile, self_ensemble=True)
     assert ens.shape == x.shape

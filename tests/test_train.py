@@ -62,10 +62,16 @@ def test_tiny_training_learns(tiny_root: Path, tmp_path: Path) -> None:
     assert rows[-1]["val_psnr"] > rows[-1]["val_bicubic"]
     assert res["step"] == 300
     w = load_weights(tmp_path / "run" / "last.safetensors")
-    assert w.config.padding == "replicate" and w.scales == (3.0,)
+    assert w.config.padding == "symmetric" and w.scales == (3.0,)  # trained valid: runs mirrored (inference_padding)
     assert (tmp_path / "run" / "best.safetensors").is_file()
     ck = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert ck["step"] == 300 and ck["config"]["recipe"] == "fast"
+
+
+def test_saved_weights_keep_a_same_size_training_padding(tiny_root: Path, tmp_path: Path) -> None:
+    """A model trained with zero padding runs with zero padding (it used to be saved as replicate)."""
+    train(_cfg(tiny_root, tmp_path / "z", train_padding="zeros", max_steps=4, eval_every=4, ckpt_every=4))
+    assert load_weights(tmp_path / "z" / "last.safetensors").config.padding == "zeros"
 
 
 def test_paper_recipe_loss_falls(tiny_root: Path, tmp_path: Path) -> None:
