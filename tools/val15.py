@@ -12,6 +12,10 @@ shipped model's scales (or each ``-s``): the verdict is ``ship`` when the candid
 ``--min-gain`` dB more at every scale (the rules fixed before the GPU runs: 0.003 for 9-1-5 and for
 averages, 0 for the 9-5-5 runs of session 10 and 11), else ``keep``. A bare weights spec is
 scored alone. Exit status 0 whatever the verdicts, 1 on bad input.
+
+Each weights file runs with its own padding (``symmetric`` for the shipped models and what
+``srcnn train`` writes; files written before 2026-11-27 record ``replicate``); ``--padding`` runs
+every one the same way. The README's figures before the border handling are ``--padding replicate``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 from srcnn.datasets import list_images, resolve_set
 from srcnn.errors import SRCNNError
 from srcnn.evaluate import evaluate_image, load_ground_truth
+from srcnn.model import SAME_PADDINGS, inference_padding
 from srcnn.weights import Weights, load_weights
 
 N_IMAGES = 15
@@ -39,9 +44,11 @@ def val_images(data_root: str | None) -> list[Path]:
     return files[:N_IMAGES]
 
 
-def score(w: Weights, scale: float, images: list[np.ndarray]) -> float:
-    """Mean Y-PSNR of ``w`` at ``scale`` over the ground truths ``images`` (the papers' protocol)."""
-    model = w.build(scale=scale if w.scale_poly is not None else None)
+def score(w: Weights, scale: float, images: list[np.ndarray], padding: str | None = None) -> float:
+    """Mean Y-PSNR of ``w`` at ``scale`` over the ground truths ``images`` (the papers' protocol), with
+    ``padding`` or the weights' own."""
+    model = w.build(padding=padding or inference_padding(w.config.padding),
+                    scale=scale if w.scale_poly is not None else None)
     return float(np.mean([evaluate_image(gt, scale, model, w.channels_mode)["psnr_model"] for gt in images]))
 
 
@@ -54,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-gain", type=float, default=0.003, help="dB a candidate must gain at every scale")
     ap.add_argument("--data-root", default=None, help="holds BSDS200 (default: $SRCNN_DATA)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--padding", choices=SAME_PADDINGS, default=None,
+                    help="run every weights with this padding (default: each its own)")
     args = ap.parse_args(argv)
     try:
         images = val_images(args.data_root)
@@ -62,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def score_of(spec: str, w: Weights, k: float) -> float:
             if (spec, k) not in scores:
-                scores[spec, k] = score(w, k, gts)
+                scores[spec, k] = score(w, k, gts, args.padding)
             return scores[spec, k]
 
         rows = []
