@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from srcnn.errors import ConfigError, WeightsError
-from srcnn.infer import check_scale, output_size_for, run_model, upscale
+from srcnn.infer import check_scale, output_size_for, resolve_model, run_model, upscale
 from srcnn.resize import imresize
 
 from .conftest import identity_weights, random_weights
@@ -142,3 +142,19 @@ def test_check_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="use cpu"):
             check_device("cuda")
+
+
+def test_resolve_model_padding() -> None:
+    """The weights' own padding by default (a valid-trained network runs symmetric), or the one asked for, on the
+    same network, device and dtype."""
+    w = random_weights("9-1-5")
+    assert resolve_model(w, 3.0)[0].config.padding == w.config.padding == "replicate"
+    net = w.build(padding="valid").double()
+    got, mode = resolve_model(net, 3.0)
+    assert (got.config.padding, got.conv1.weight.dtype, mode) == ("symmetric", torch.float64, "y")
+    assert torch.equal(got.conv3.weight, net.conv3.weight)
+    for pad in ("zeros", "symmetric", "replicate"):
+        assert resolve_model(w, 3.0, padding=pad)[0].config.padding == pad
+        assert resolve_model(net, 3.0, padding=pad)[0].config.padding == pad
+    with pytest.raises(ConfigError, match="padding must be one of"):
+        resolve_model(w, 3.0, padding="valid")

@@ -716,8 +716,7 @@ def export_onnx(model: SRCNN, *, metadata: dict[str, str] | None = None, opset: 
     ``Pad`` (mode ``edge`` = replicate, or ``constant`` 0 for a ``zeros`` model) then ``Conv``
     (then ``Relu``), so that the graph has the authors' same-size semantics; a ``symmetric`` model
     mirrors its input once (two ``Gather`` of computed indices, any image size) and pads no layer.
-    Built directly with
-    ``onnx.helper`` (no tracing), so it needs only the ``onnx`` package."""
+    Built directly with ``onnx.helper`` (no tracing), so it needs only the ``onnx`` package."""
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper

@@ -203,7 +203,8 @@ def _check_channels(channels: int, mode: str, name: str) -> None:
 def _copy_with_padding(model: SRCNN, padding: str) -> SRCNN:
     m = SRCNN(model.config.with_padding(padding))  # type: ignore[arg-type]
     m.load_state_dict(model.state_dict())
-    return m
+    p = model.conv1.weight
+    return m.to(device=p.device, dtype=p.dtype)  # the same network in another padding: same device and dtype
 
 
 # ----------------------------------------------------------------------------------- the path
