@@ -89,10 +89,23 @@ def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tupl
             for q, v in zip(("psnr", "ssim"), pair, strict=True)}
 
 
+#: The same tensors were shipped with replicate padding (the authors' inference) until 2026-11-27, in files with
+#: these sha256; since then the files record padding ``symmetric`` (README, "Border handling").
+_REPLICATE_SHA = {"srcnn-955-x2": "4f5be31e", "srcnn-915-x2": "197bc1c4", "srcnn-955-x3": "faf764df",
+                  "srcnn-915-x3": "09d1e302", "srcnn-955-x4": "633a4a66", "srcnn-915-x4": "c051e067",
+                  "srcnn-955-ms": "17e462d7"}
+
+
+def _padding_note(name: str) -> str:
+    return (f"; run with symmetric padding since 2026-11-27 (the same weights with replicate padding: sha256 "
+            f"{_REPLICATE_SHA[name]}...)")
+
+
 def _ours(arch: str, k: int, sha256: str, meta: dict[str, Any], recipe: str) -> ModelInfo:
     tag = arch.replace("-", "")
-    return ModelInfo(name=f"srcnn-{tag}-x{k}", file=f"srcnn-{tag}-x{k}.safetensors", sha256=sha256, arch=arch,
-                     scales=(float(k),), channels_mode="y", recipe=recipe, meta=meta)
+    name = f"srcnn-{tag}-x{k}"
+    return ModelInfo(name=name, file=f"{name}.safetensors", sha256=sha256, arch=arch,
+                     scales=(float(k),), channels_mode="y", recipe=recipe + _padding_note(name), meta=meta)
 
 
 REGISTRY: tuple[ModelInfo, ...] = (
@@ -117,7 +130,8 @@ REGISTRY: tuple[ModelInfo, ...] = (
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
               sha256="ec5efe6040ed97777b9a0851b2ac71cd34f233ee2c7288e1bbf1604a963e1d94", arch="9-5-5",
-              scales=(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), channels_mode="y", recipe=_RECIPE_MS,
+              scales=(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), channels_mode="y",
+              recipe=_RECIPE_MS + _padding_note("srcnn-955-ms"),
               meta={"per_scale": {
                   "1.5": _results(set5=(40.300, 0.9761), set14=(36.050, 0.9537), bsd100=(34.907, 0.9488)),
                   "2": _results(set5=(36.857, 0.9554), set14=(32.587, 0.9084), bsd100=(31.482, 0.8903)),
