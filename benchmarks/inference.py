@@ -5,6 +5,7 @@ machine's measured fp32 matrix-multiply throughput turned into a ceiling, for 9-
 JSON (with ratios).
 
     python benchmarks/inference.py [--threads 2] [--sizes 512 2048] [--device cpu] [--json out.json]
+    python benchmarks/inference.py --sizes 512 1024 --padding symmetric   # our shipped models' padding
 
 Ceiling: FLOPs per output pixel = 2 * (81*64 + 64*32*f2^2 + 32*25) (the network's multiply-adds,
 nothing else), divided into the best fp32 ``torch.mm`` rate measured on square matrices of 1024,
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--half", action="store_true", help="CUDA: also time our engine in float16")
     ap.add_argument("--json", default=None, help="also write the JSON here")
+    ap.add_argument("--padding", default="replicate", choices=["replicate", "symmetric", "zeros"],
+                    help="the network's padding for ours and onnxruntime (default replicate, the README's table)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     dev = args.device
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for arch in args.archs:
         torch.manual_seed(0)
-        model = SRCNN(config_for(arch)).to(dev).eval()
+        model = SRCNN(config_for(arch, padding=args.padding)).to(dev).eval()
         f1, f2, f3 = (int(v) for v in arch.split("-"))
         fpp = flops_per_pixel(f1, f2, f3)
         ceiling = gflops * 1e9 / fpp / 1e6
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['arch']:<6} {r['size']:>5} {r['ours_mps']:10.3f} {r['plain_mps']:8.3f} {ort_s} "
               f"{r['ceiling_mps']:8.3f} {xo} {r['ours_over_plain']:7.2f} {100 * r['ours_of_ceiling']:5.1f}% "
               f"{max(r['ours_vs_reference_maxdiff'], r.get('ours_vs_ort_maxdiff', 0.0)):8.1e}")
-    out = {"matmul_gflops": gflops, "threads": args.threads, "device": dev,
+    out = {"matmul_gflops": gflops, "threads": args.threads, "device": dev, "padding": args.padding,
            "torch": torch.__version__, "results": rows}
     if ort is not None:
         out["onnxruntime"] = ort.__version__
