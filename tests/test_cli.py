@@ -553,3 +553,11 @@ def test_data_cache_lists_and_clears_only_its_files(tmp_path: Path, monkeypatch:
     assert sorted(f.name for f in folder.iterdir()) == ["notes.txt", "pairs-old.txt", "sub"]  # nothing else
     assert main(["data", "cache", "--clear"]) == 0
     assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_padding_choices_match_the_model() -> None:
+    """The CLI lists the paddings without importing torch at start-up; they must be the model's."""
+    from srcnn import cli
+    from srcnn.model import SAME_PADDINGS
+
+    assert sorted(cli._PADDINGS) == sorted(SAME_PADDINGS)

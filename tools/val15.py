@@ -30,7 +30,8 @@ import numpy as np
 from srcnn.datasets import list_images, resolve_set
 from srcnn.errors import SRCNNError
 from srcnn.evaluate import evaluate_image, load_ground_truth
-from srcnn.model import SAME_PADDINGS, inference_padding
+from srcnn.infer import resolve_model
+from srcnn.model import SAME_PADDINGS
 from srcnn.weights import Weights, load_weights
 
 N_IMAGES = 15
@@ -47,8 +48,7 @@ def val_images(data_root: str | None) -> list[Path]:
 def score(w: Weights, scale: float, images: list[np.ndarray], padding: str | None = None) -> float:
     """Mean Y-PSNR of ``w`` at ``scale`` over the ground truths ``images`` (the papers' protocol), with
     ``padding`` or the weights' own."""
-    model = w.build(padding=padding or inference_padding(w.config.padding),
-                    scale=scale if w.scale_poly is not None else None)
+    model, _ = resolve_model(w, scale, strict_scale=False, padding=padding)
     return float(np.mean([evaluate_image(gt, scale, model, w.channels_mode)["psnr_model"] for gt in images]))
 
 

@@ -294,6 +294,14 @@ class Engine:
         return sc
 
     # ------------------------------------------------------------------------------ padding
+    def _index(self, start: int, stop: int, n: int, device: torch.device) -> Tensor:
+        """Image indices ``start .. stop - 1`` along an axis of ``n`` pixels for gathering a window
+        of the input: those past the border mirrored (``symmetric`` model) or clamped to the edge
+        (the others: replicate, which :meth:`_fill` then overwrites for a ``zeros`` model)."""
+        if self.mirror:
+            return mirror_index(start, stop, n, device=device)
+        return torch.arange(start, stop, device=device).clamp_(0, n - 1)
+
     def _fill(self, buf: Tensor, ch: int, fr: _Frame, s: int, base: int) -> None:
         """Apply the model's padding to the first ``ch`` channels of a layer output stored in
         ``buf`` (frame at flat offset ``base``): beyond the image borders that lie in the frame,
@@ -377,12 +385,8 @@ class Engine:
 
         # Input frame: clamped gathers give replicate padding at real borders (mirrored ones the
         # symmetric padding of a ``symmetric`` model).
-        if self.mirror:
-            rows = mirror_index(fr.y0 - R, fr.y0 - R + hf, height, device=dev) - row0
-            cols = mirror_index(fr.x0 - R, fr.x0 - R + wf, width, device=dev)
-        else:
-            rows = torch.arange(fr.y0 - R, fr.y0 - R + hf, device=dev).clamp_(0, height - 1) - row0
-            cols = torch.arange(fr.x0 - R, fr.x0 - R + wf, device=dev).clamp_(0, width - 1)
+        rows = self._index(fr.y0 - R, fr.y0 - R + hf, height, dev) - row0
+        cols = self._index(fr.x0 - R, fr.x0 - R + wf, width, dev)
         xin = self._buf("x", c, total)
         xin[:, base:base + nf].view(c, hf, wf).copy_(x.index_select(1, rows).index_select(2, cols))
         if not self.replicate:
@@ -635,8 +639,8 @@ class Engine:
         y0, y1, x0, x1 = box
         if self.mirror:  # the window with mirrored context, then valid convolutions: exact
             R = self.radius
-            rows = mirror_index(y0 - R, y1 + R, height, device=x.device) - row0
-            t = x.index_select(1, rows).index_select(2, mirror_index(x0 - R, x1 + R, width, device=x.device))[None]
+            rows = self._index(y0 - R, y1 + R, height, x.device) - row0
+            t = x.index_select(1, rows).index_select(2, self._index(x0 - R, x1 + R, width, x.device))[None]
             for k, (wt, bias, _r) in enumerate(self._convs):
                 t = F.conv2d(t, wt, bias)
                 if k < 2:

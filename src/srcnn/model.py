@@ -155,11 +155,11 @@ class SRCNN(nn.Module):
         return F.conv2d(x, conv.weight, conv.bias, padding=r)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.config.padding == "valid" and x.device.type == "cpu" and x.shape[-1] >= self.config.shrink + 1 \
-                and x.shape[-2] >= self.config.shrink + 1:
-            return self._valid_im2col(x)
-        if self.config.padding == "symmetric":
+        if self.config.padding == "symmetric":  # then the valid network
             x = pad_symmetric(x, self.config.radius)
+        if self.config.padding in ("valid", "symmetric") and x.device.type == "cpu" \
+                and x.shape[-1] >= self.config.shrink + 1 and x.shape[-2] >= self.config.shrink + 1:
+            return self._valid_im2col(x)
         x = F.relu(self._conv(x, self.conv1))  # (N, n1, H, W)
         x = F.relu(self._conv(x, self.conv2))  # (N, n2, H, W)
         return self._conv(x, self.conv3)  # (N, c, H, W)
