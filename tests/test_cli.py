@@ -429,7 +429,7 @@ def test_evaluate_table_on_set5(data_root: Path, tmp_path: Path, capsys: pytest.
     assert row["psnr_model"] == pytest.approx(shipped["set5_psnr"], abs=0.0005)
     assert (row["psnr_authors"], row["ssim_authors"]) == (32.749, 0.9090)  # the papers' 32.75, to the thousandth
     assert f"{row['psnr_model'] - 32.749:+14.3f}" in out
-    assert "The last column comes from the unrounded means" in " ".join(out.split())  # +0.099, not 32.85 - 32.75
+    assert "The last column comes from the unrounded means" in " ".join(out.split())  # not the rounded 2-decimal ones
 
 
 def test_sigterm_stops_a_folder_run_cleanly(tmp_path: Path) -> None:

@@ -90,9 +90,9 @@ def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tupl
 
 
 #: The same tensors were shipped with replicate padding (the authors' inference) until 2026-11-27, in files with
-#: these sha256; since then the files record padding ``symmetric`` (README, "Border handling").
-_REPLICATE_SHA = {"srcnn-955-x2": "4f5be31e", "srcnn-915-x2": "197bc1c4", "srcnn-955-x3": "faf764df",
-                  "srcnn-915-x3": "09d1e302", "srcnn-955-x4": "633a4a66", "srcnn-915-x4": "c051e067",
+#: these sha256; since then the files record padding ``symmetric`` (README, "Border handling"). The models
+#: trained on since then (:data:`_BEFORE_S14`) give their earlier files in their recipes.
+_REPLICATE_SHA = {"srcnn-955-x2": "4f5be31e", "srcnn-915-x2": "197bc1c4", "srcnn-915-x3": "09d1e302",
                   "srcnn-955-ms": "17e462d7"}
 
 
@@ -101,11 +101,45 @@ def _padding_note(name: str) -> str:
             f"{_REPLICATE_SHA[name]}...)")
 
 
+#: The models trained on from the shipped ones on 2026-11-27 (the weights before: symmetric-padding sha256, then
+#: the same tensors' replicate-padding sha256).
+_BEFORE_S14 = {"srcnn-955-x3": ("2b13fdd5", "faf764df"), "srcnn-955-x4": ("1b36207f", "633a4a66"),
+               "srcnn-915-x4": ("fe6422bb", "c051e067")}
+_ALL_SETS = "--train-set T91 --train-set BSDS200 --train-set General100"
+_DOWN = "--downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
+
+
+def _trained_on(name: str, args: str, minutes: tuple[float, float], steps: int, gain: str, rule: str = "") -> str:
+    """The recipe's last stage for a model trained on from its shipped weights (tools/train_zoo.sh FROM_SHIPPED=1,
+    one GPU call, then a resume in a second)."""
+    sym, rep = _BEFORE_S14[name]
+    run = name.removeprefix("srcnn-") + ("d" if "--distill-from" in args else "")
+    return (f"; shipped before (sha256 {sym}..., the same tensors with replicate padding {rep}...), then "
+            f"tools/train_zoo.sh with FROM_SHIPPED=1, run {run}: srcnn train {args} --recipe fast --size 64 "
+            f"--batch-size 128 --max-minutes {minutes[0]:g}, then --resume --max-minutes {minutes[1]:g} (one H200 "
+            f"shared by 3 runs, {steps}k steps; trained and run with symmetric padding); it replaced the model by "
+            f"scoring {gain} dB higher on 15 BSDS200 images{rule}")
+
+
 def _ours(arch: str, k: int, sha256: str, meta: dict[str, Any], recipe: str) -> ModelInfo:
     tag = arch.replace("-", "")
     name = f"srcnn-{tag}-x{k}"
+    note = _padding_note(name) if name in _REPLICATE_SHA else ""  # the others' recipes end with their padding
     return ModelInfo(name=name, file=f"{name}.safetensors", sha256=sha256, arch=arch,
-                     scales=(float(k),), channels_mode="y", recipe=recipe + _padding_note(name), meta=meta)
+                     scales=(float(k),), channels_mode="y", recipe=recipe + note, meta=meta)
+
+
+#: The recipes of the three models trained on in session 14 (also the provenance in their files).
+RECIPE_955_3 = (_RECIPE_955.format(k=3, prev=_PREV_955[3], prev16=_PREV16_955[3], more="", steps=37, steps2=73)
+                + _trained_on("srcnn-955-x3", f"--arch 9-5-5 --scale 3 {_ALL_SETS} --init-from that model",
+                              (7.5, 11.2), 64, "0.0278"))
+RECIPE_955_4 = (_RECIPE_955.format(k=4, prev=_PREV_955[4], prev16=_PREV16_955[4], more=_MORE_955_4, steps=39,
+                                   steps2=75)
+                + _trained_on("srcnn-955-x4", f"--arch 9-5-5 --scale 4 {_ALL_SETS} --init-from that model {_DOWN}",
+                              (7.5, 11.2), 64, "0.0159"))
+RECIPE_915_4 = _RECIPE_915_4 + _trained_on(
+    "srcnn-915-x4", f"--arch 9-1-5 --scale 4 --train-set T91 {_DOWN} --init-from that model --distill-from that "
+    "model --lr 1e-4 --warmup 200", (7, 10.7), 98, "0.0059", " (the 9-1-5 rule: at least 0.003 dB)")
 
 
 REGISTRY: tuple[ModelInfo, ...] = (
@@ -115,18 +149,18 @@ REGISTRY: tuple[ModelInfo, ...] = (
     _ours("9-1-5", 2, "db0eb179dcde73d70976263d6f49b05cc24b65f6b099d179e39bbd0b4aa2feb2",
           _results(set5=(36.607, 0.9536), set14=(32.355, 0.9055), bsd100=(31.250, 0.8864)),
           _RECIPE_915.format(k=2, total="11 (an H200)")),
-    _ours("9-5-5", 3, "2b13fdd5479b27af072462b4541a8c2dda6bb713be64fce10081bf31b64036c3",
-          _results(set5=(32.857, 0.9117), set14=(29.364, 0.8233), bsd100=(28.486, 0.7890)),
-          _RECIPE_955.format(k=3, prev=_PREV_955[3], prev16=_PREV16_955[3], more="", steps=37, steps2=73)),
+    _ours("9-5-5", 3, "972a3422e3be7bf4918437fad7a93035e85f07ba7a27d9bdab9ddbb5714f5480",
+          _results(set5=(32.897, 0.9123), set14=(29.401, 0.8239), bsd100=(28.515, 0.7896)),
+          RECIPE_955_3),
     _ours("9-1-5", 3, "2875c8da91dec833860db724dae75015a3745df724c1876a25b04514bdf06e3e",
           _results(set5=(32.656, 0.9081), set14=(29.160, 0.8182), bsd100=(28.315, 0.7831)),
           _RECIPE_915_3),
-    _ours("9-5-5", 4, "1b36207fcb8857caee8463edd8df99a8574e602d42eb66ade0d29ed1f6a98a88",
-          _results(set5=(30.552, 0.8668), set14=(27.569, 0.7552), bsd100=(26.972, 0.7144)),
-          _RECIPE_955.format(k=4, prev=_PREV_955[4], prev16=_PREV16_955[4], more=_MORE_955_4, steps=39, steps2=75)),
-    _ours("9-1-5", 4, "fe6422bbef282fa36d7aa824af9e9667e3b9b76b8e6233bd0600dfbe876d0fab",
-          _results(set5=(30.302, 0.8585), set14=(27.332, 0.7471), bsd100=(26.803, 0.7068)),
-          _RECIPE_915_4),
+    _ours("9-5-5", 4, "1b46db3422afa0ac2c7a7b8687f1d7d670366634d7214730ad4489dd41eb5855",
+          _results(set5=(30.593, 0.8677), set14=(27.608, 0.7561), bsd100=(26.995, 0.7150)),
+          RECIPE_955_4),
+    _ours("9-1-5", 4, "b9ebe9e939071b6c382c6bd3ccfe6e05030ea0b2af0ae33c2197dd4f7b19a314",
+          _results(set5=(30.313, 0.8589), set14=(27.340, 0.7474), bsd100=(26.808, 0.7070)),
+          RECIPE_915_4),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
               sha256="ec5efe6040ed97777b9a0851b2ac71cd34f233ee2c7288e1bbf1604a963e1d94", arch="9-5-5",
