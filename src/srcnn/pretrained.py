@@ -68,10 +68,13 @@ _RECIPE_915_3 = (_RECIPE_915.format(k=3, total=_TOTAL_915_34) + "; shipped befor
                  + _DISTILLED_915.format(k=3) + ", then --resume twice, stopped by the ends of three GPU calls at "
                  "1.6, 4.8 and 5.6 of its 6.5 minutes (48k steps); it replaced the model by scoring 0.0065 dB higher "
                  "on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
-_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x2, 3 "
-              "and 4: srcnn-955-x2, -x3, -x4 at 10 minutes (sha256 6c153d1c..., d4324ef4..., e96f12d5...; those "
-              "models have trained 16.3 minutes more since); knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained "
-              "like them at x1.5; knots x2.5 and 3.5: the knots model of 2026-11-25 (sha256 5a8a3f66...) "
+_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x2 and "
+              "3: srcnn-955-x2 and -x3 at 10 minutes (sha256 6c153d1c..., d4324ef4...; they have trained 16.3 and 27.5 "
+              "minutes more since); knot x4 (since 2026-11-27): srcnn-955-x4 at 26.3 minutes (sha256 1b36207f...; it "
+              "has trained 11.2 minutes more since), which replaced its 10-minute weights (e96f12d5...) by scoring "
+              "+0.001 / +0.002 / +0.005 / +0.007 dB at x3.625 / 3.75 / 3.875 / 4 on 15 BSDS200 images and the same "
+              "elsewhere; knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained like the 10-minute ones at x1.5; "
+              "knots x2.5 and 3.5: the knots model of 2026-11-25 (sha256 5a8a3f66...) "
               "there, itself the quadratic srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 "
               "--scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, sha256 "
               "176cc372...) --recipe fast --size 64 --batch-size 128 --train-set T91 --train-set BSDS200 --train-set "
@@ -79,7 +82,8 @@ _RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_fro
               "then each fine-tuned at its scale: srcnn train --arch 9-5-5 --scale 2.5 (3.5) --init-from "
               "srcnn-955-ms (sha256 69add954...) --recipe fast --size 64 --batch-size 16 --lr 1e-4 --warmup 50 "
               "--train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 32 (one CPU thread each, "
-              "3.3k steps). All knots descend from that one model, so the weights between knots interpolate")
+              "3.3k steps). All knots descend from that one model, so the weights between knots interpolate. Shipped "
+              "before with the 10-minute x4 knot (sha256 ec5efe60..., with replicate padding 17e462d7...)")
 
 
 def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tuple[float, float]) -> dict[str, Any]:
@@ -91,9 +95,8 @@ def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tupl
 
 #: The same tensors were shipped with replicate padding (the authors' inference) until 2026-11-27, in files with
 #: these sha256; since then the files record padding ``symmetric`` (README, "Border handling"). The models
-#: trained on since then (:data:`_BEFORE_S14`) give their earlier files in their recipes.
-_REPLICATE_SHA = {"srcnn-955-x2": "4f5be31e", "srcnn-915-x2": "197bc1c4", "srcnn-915-x3": "09d1e302",
-                  "srcnn-955-ms": "17e462d7"}
+#: trained on since then (:data:`_BEFORE_S14`, and srcnn-955-ms) give their earlier files in their recipes.
+_REPLICATE_SHA = {"srcnn-955-x2": "4f5be31e", "srcnn-915-x2": "197bc1c4", "srcnn-915-x3": "09d1e302"}
 
 
 def _padding_note(name: str) -> str:
@@ -163,16 +166,16 @@ REGISTRY: tuple[ModelInfo, ...] = (
           RECIPE_915_4),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
-              sha256="ec5efe6040ed97777b9a0851b2ac71cd34f233ee2c7288e1bbf1604a963e1d94", arch="9-5-5",
+              sha256="836e1b9c39caf8125fe9b255c1ba85c0eaeb3781c9ecd14d37d1ce61130a2961", arch="9-5-5",
               scales=(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), channels_mode="y",
-              recipe=_RECIPE_MS + _padding_note("srcnn-955-ms"),
+              recipe=_RECIPE_MS + "; run with symmetric padding",
               meta={"per_scale": {
                   "1.5": _results(set5=(40.300, 0.9761), set14=(36.050, 0.9537), bsd100=(34.907, 0.9488)),
                   "2": _results(set5=(36.857, 0.9554), set14=(32.587, 0.9084), bsd100=(31.482, 0.8903)),
                   "2.5": _results(set5=(34.375, 0.9320), set14=(30.547, 0.8615), bsd100=(29.551, 0.8335)),
                   "3": _results(set5=(32.848, 0.9115), set14=(29.355, 0.8230), bsd100=(28.478, 0.7886)),
                   "3.5": _results(set5=(31.579, 0.8883), set14=(28.276, 0.7847), bsd100=(27.562, 0.7475)),
-                  "4": _results(set5=(30.538, 0.8664), set14=(27.556, 0.7548), bsd100=(26.965, 0.7141)),
+                  "4": _results(set5=(30.552, 0.8668), set14=(27.569, 0.7552), bsd100=(26.972, 0.7144)),
               }}),
 )
 
