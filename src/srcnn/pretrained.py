@@ -59,7 +59,7 @@ _DISTILLED_915 = ("distilled into itself: srcnn train --arch 9-1-5 --scale {k} -
                   "that model (labels: 0.5 ground truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 "
                   "--recipe fast --size 64 --batch-size 128 --train-set T91 --downscale 0.9 --downscale 0.8 "
                   "--downscale 0.7 --downscale 0.6 --max-minutes 6.5")
-_RECIPE_915_4 = (_RECIPE_915.format(k=4, total=_TOTAL_915_34) + "; shipped before (sha256 d0f6cdee...), then "
+_RECIPE_915_4_BEFORE = (_RECIPE_915.format(k=4, total=_TOTAL_915_34) + "; shipped before (sha256 d0f6cdee...), then "
                  + _DISTILLED_915.format(k=4) + ", stopped by the end of a GPU call after 1.9 minutes (22k steps; "
                  "shipped, sha256 b2012cc0...), then --resume twice, stopped by the ends of two GPU calls at 5.3 and "
                  "6.1 of its 6.5 minutes (53k steps). Each stage replaced the model by scoring at least 0.003 dB "
@@ -95,7 +95,7 @@ def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tupl
 
 #: The same tensors were shipped with replicate padding (the authors' inference) until 2026-11-27, in files with
 #: these sha256; since then the files record padding ``symmetric`` (README, "Border handling"). The models
-#: trained on since then (:data:`_BEFORE_S14`, and srcnn-955-ms) give their earlier files in their recipes.
+#: trained on since then (:data:`_BEFORE_RETRAIN`, and srcnn-955-ms) give their earlier files in their recipes.
 _REPLICATE_SHA = {"srcnn-955-x2": "4f5be31e", "srcnn-915-x2": "197bc1c4", "srcnn-915-x3": "09d1e302"}
 
 
@@ -104,9 +104,9 @@ def _padding_note(name: str) -> str:
             f"{_REPLICATE_SHA[name]}...)")
 
 
-#: The models trained on from the shipped ones on 2026-11-27 (the weights before: symmetric-padding sha256, then
-#: the same tensors' replicate-padding sha256).
-_BEFORE_S14 = {"srcnn-955-x3": ("2b13fdd5", "faf764df"), "srcnn-955-x4": ("1b36207f", "633a4a66"),
+#: The models trained on from the shipped ones on 2026-11-27: the weights before, as their symmetric-padding sha256
+#: and the same tensors' replicate-padding sha256.
+_BEFORE_RETRAIN = {"srcnn-955-x3": ("2b13fdd5", "faf764df"), "srcnn-955-x4": ("1b36207f", "633a4a66"),
                "srcnn-915-x4": ("fe6422bb", "c051e067")}
 _ALL_SETS = "--train-set T91 --train-set BSDS200 --train-set General100"
 _DOWN = "--downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
@@ -115,7 +115,7 @@ _DOWN = "--downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
 def _trained_on(name: str, args: str, minutes: tuple[float, float], steps: int, gain: str, rule: str = "") -> str:
     """The recipe's last stage for a model trained on from its shipped weights (tools/train_zoo.sh FROM_SHIPPED=1,
     one GPU call, then a resume in a second)."""
-    sym, rep = _BEFORE_S14[name]
+    sym, rep = _BEFORE_RETRAIN[name]
     run = name.removeprefix("srcnn-") + ("d" if "--distill-from" in args else "")
     return (f"; shipped before (sha256 {sym}..., the same tensors with replicate padding {rep}...), then "
             f"tools/train_zoo.sh with FROM_SHIPPED=1, run {run}: srcnn train {args} --recipe fast --size 64 "
@@ -132,15 +132,15 @@ def _ours(arch: str, k: int, sha256: str, meta: dict[str, Any], recipe: str) -> 
                      scales=(float(k),), channels_mode="y", recipe=recipe + note, meta=meta)
 
 
-#: The recipes of the three models trained on in session 14 (also the provenance in their files).
-RECIPE_955_3 = (_RECIPE_955.format(k=3, prev=_PREV_955[3], prev16=_PREV16_955[3], more="", steps=37, steps2=73)
+#: The recipes of the three models trained on since 2026-11-27 (also the provenance in their files).
+_RECIPE_955_3 = (_RECIPE_955.format(k=3, prev=_PREV_955[3], prev16=_PREV16_955[3], more="", steps=37, steps2=73)
                 + _trained_on("srcnn-955-x3", f"--arch 9-5-5 --scale 3 {_ALL_SETS} --init-from that model",
                               (7.5, 11.2), 64, "0.0278"))
-RECIPE_955_4 = (_RECIPE_955.format(k=4, prev=_PREV_955[4], prev16=_PREV16_955[4], more=_MORE_955_4, steps=39,
+_RECIPE_955_4 = (_RECIPE_955.format(k=4, prev=_PREV_955[4], prev16=_PREV16_955[4], more=_MORE_955_4, steps=39,
                                    steps2=75)
                 + _trained_on("srcnn-955-x4", f"--arch 9-5-5 --scale 4 {_ALL_SETS} --init-from that model {_DOWN}",
                               (7.5, 11.2), 64, "0.0159"))
-RECIPE_915_4 = _RECIPE_915_4 + _trained_on(
+_RECIPE_915_4 = _RECIPE_915_4_BEFORE + _trained_on(
     "srcnn-915-x4", f"--arch 9-1-5 --scale 4 --train-set T91 {_DOWN} --init-from that model --distill-from that "
     "model --lr 1e-4 --warmup 200", (7, 10.7), 98, "0.0059", " (the 9-1-5 rule: at least 0.003 dB)")
 
@@ -154,16 +154,16 @@ REGISTRY: tuple[ModelInfo, ...] = (
           _RECIPE_915.format(k=2, total="11 (an H200)")),
     _ours("9-5-5", 3, "972a3422e3be7bf4918437fad7a93035e85f07ba7a27d9bdab9ddbb5714f5480",
           _results(set5=(32.897, 0.9123), set14=(29.401, 0.8239), bsd100=(28.515, 0.7896)),
-          RECIPE_955_3),
+          _RECIPE_955_3),
     _ours("9-1-5", 3, "2875c8da91dec833860db724dae75015a3745df724c1876a25b04514bdf06e3e",
           _results(set5=(32.656, 0.9081), set14=(29.160, 0.8182), bsd100=(28.315, 0.7831)),
           _RECIPE_915_3),
     _ours("9-5-5", 4, "1b46db3422afa0ac2c7a7b8687f1d7d670366634d7214730ad4489dd41eb5855",
           _results(set5=(30.593, 0.8677), set14=(27.608, 0.7561), bsd100=(26.995, 0.7150)),
-          RECIPE_955_4),
+          _RECIPE_955_4),
     _ours("9-1-5", 4, "b9ebe9e939071b6c382c6bd3ccfe6e05030ea0b2af0ae33c2197dd4f7b19a314",
           _results(set5=(30.313, 0.8589), set14=(27.340, 0.7474), bsd100=(26.808, 0.7070)),
-          RECIPE_915_4),
+          _RECIPE_915_4),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
               sha256="836e1b9c39caf8125fe9b255c1ba85c0eaeb3781c9ecd14d37d1ce61130a2961", arch="9-5-5",
