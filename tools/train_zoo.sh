@@ -18,6 +18,9 @@
 # Then `python tools/val15.py srcnn-955-x4=RUNS/955-x4d/last.safetensors ...` applies the selection
 # rule, and tools/ship_model.py ships what it picks.
 #
+# On a lent GPU, run it through tools/device_zoo.sh: a deadline inside the call's limit, then every
+# run stopped cleanly (checkpoint saved) and RUNS packed into $OUT/zoo.tgz.
+#
 # The registry (src/srcnn/pretrained.py) records the budgets of each shipped model. Each run logs
 # to RUNS/NAME.log; the pairs are rebuilt per run (set XDG_CACHE_HOME to share a cache).
 # Env: DEVICE (cuda), PY (python3), ONLY (run names, default all), MIN915 / MIN955 (minutes of
