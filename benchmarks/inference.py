@@ -33,7 +33,7 @@ from torch import nn
 
 from srcnn.engine import Engine, export_onnx
 from srcnn.infer import tile_for
-from srcnn.model import SRCNN, config_for
+from srcnn.model import SAME_PADDINGS, SRCNN, config_for
 
 DEFAULT_MAX_MEMORY = 512 << 20  # what `srcnn upscale` uses by default (--max-memory 512M)
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--half", action="store_true", help="CUDA: also time our engine in float16")
     ap.add_argument("--json", default=None, help="also write the JSON here")
-    ap.add_argument("--padding", default="replicate", choices=["replicate", "symmetric", "zeros"],
+    ap.add_argument("--padding", default="replicate", choices=SAME_PADDINGS,
                     help="the network's padding for ours and onnxruntime (default replicate, the README's table)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
