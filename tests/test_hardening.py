@@ -955,3 +955,61 @@ def test_odd_option_values_end_in_one_line(line: str, tmp_path: Path, capsys: py
     assert lines and re.match(r"srcnn( \w+)?: ", lines[0]) and len(lines) <= 2, err
     assert len(lines) == 1 or lines[1].startswith("(run `srcnn --help`"), err
     assert not list(work.iterdir()), f"{line}: left {list(work.iterdir())}"  # nothing written, no half run
+
+
+# ----------------------------------------------- outputs that would replace an input, unwritable types
+
+
+def test_no_command_overwrites_what_it_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """evaluate --json, export and demo refuse an output that is their weights file or an image they
+    evaluate, even with --overwrite (found by an exploratory run: evaluate --json replaced a Set5 image)."""
+    sset = tmp_path / "set"
+    sset.mkdir()
+    for k in range(2):
+        Image.fromarray(_rgb(48, 48, seed=k)).save(sset / f"{k}.png")
+    wfile = tmp_path / "w.safetensors"
+    save_weights(load_weights("srcnn-915-x3"), wfile)
+    before = _tree(tmp_path)
+    for argv, needle in [
+        (["evaluate", "-w", str(wfile), "--sets", str(sset), "--json", str(sset / "0.png"), "--overwrite", "-q"],
+         "also an input"),
+        (["evaluate", "-w", str(wfile), "--sets", str(sset), "--json", str(wfile), "--overwrite", "-q"],
+         "also an input"),
+        (["evaluate", "-s", "3", "--sets", str(sset), "--json", str(sset / "1.png"), "--overwrite", "-q"],
+         "also an input"),
+        (["evaluate", "-w", str(wfile), "--sets", str(sset), "--json", "-"], "'-' (standard output)"),
+        (["export", "-w", str(wfile), "-o", str(wfile), "--overwrite"], "ending in .onnx"),
+        (["export", "-w", str(wfile), "-o", str(tmp_path / "m.png")], "ending in .onnx"),
+        (["demo", "-w", str(wfile), "-o", str(wfile), "--overwrite"], "also an input"),
+        (["demo", "-o", str(tmp_path / "d.pdf")], "unsupported output image type '.pdf'"),
+        (["demo", "-w", "srcnn-915-x2", "-o", str(tmp_path / "d.png")], "pass --scale 2"),
+    ]:
+        code, _, err = _run(capsys, *argv)
+        assert code in (1, 2), argv
+        _error_line(err, needle)
+    assert _tree(tmp_path) == before  # nothing replaced, nothing written
+    code, out, _ = _run(capsys, "demo", "-w", "srcnn-915-x3", "-o", str(tmp_path / "d.jpg"))
+    assert code == 0 and "srcnn-915-x3" in out
+    assert (tmp_path / "d.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG, as the suffix says
+
+
+def test_output_types_and_alpha(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Formats srcnn does not write (documents, icons) are refused before any work; formats without
+    an alpha channel get it dropped with a note instead of silently (or failing after the work)."""
+    rgba = np.dstack([_rgb(20, 24), np.full((20, 24), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(rgba[..., [0, 3]].copy(), "LA").save(tmp_path / "la.png")
+    for ext in ("pdf", "ico", "eps"):
+        code, _, err = _run(capsys, "upscale", str(tmp_path / "a.png"), "-s", "2", "-o", str(tmp_path / f"o.{ext}"))
+        assert code == 1
+        _error_line(err, f"unsupported output image type '.{ext}'")
+    for src, ext, mode in [("a", "bmp", "RGB"), ("la", "bmp", "L"), ("la", "gif", "L"), ("a", "ppm", "RGB"),
+                           ("a", "tga", "RGBA"), ("la", "png", "LA")]:
+        out = tmp_path / f"{src}-up.{ext}"
+        code, text, _ = _run(capsys, "upscale", str(tmp_path / f"{src}.png"), "-s", "2", "-w", "srcnn-915-x2",
+                             "-o", str(out))
+        assert code == 0, (src, ext)
+        assert ("alpha dropped" in text) == (mode in ("RGB", "L")), text
+        with Image.open(out) as im:
+            assert im.size == (48, 40) and im.mode in (mode, "P"), (src, ext, im.mode)
+    assert not (tmp_path / "o.pdf").exists()

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from srcnn.cli import main
-from srcnn.errors import ConfigError, DataError, WeightsError
+from srcnn.errors import ConfigError, DataError, TrainingError, WeightsError
 from srcnn.train import TrainConfig, load_checkpoint, read_metrics, step_parts, train
 from srcnn.weights import load_weights
 
@@ -570,3 +570,67 @@ def test_an_interrupt_during_setup_says_so(tiny_root: Path, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert re.search(r"interrupted during setup, after 0\.0 min, before any step", err), err
     assert "checkpoint saved" not in err and not (tmp_path / "s").exists()  # nothing trained, nothing left
+
+
+# ------------------------------------------------------------- divergence, damaged runs and resumes
+
+
+def test_diverged_run_stops_and_keeps_no_nan(tiny_root: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A learning rate far too high: the weights overflow to NaN within a few steps. The run must
+    stop with one line, never write non-finite weights, and (before its first checkpoint) leave no run."""
+    argv = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+            "--max-steps", "60", "--eval-every", "20", "--ckpt-every", "10", "--size", "33", "--batch-size", "8"]
+    assert main([*argv, "--lr", "1e6", "--out", str(tmp_path / "div")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "training diverged by step 10" in err and "lower --lr" in err
+    assert not (tmp_path / "div").exists()
+    # a run with good checkpoints, resumed with a new --lr (which applies from the resume on) that
+    # makes it diverge, keeps them, all finite
+    train(_cfg(tiny_root, tmp_path / "ok", max_steps=20))
+    before = (tmp_path / "ok" / "last.safetensors").read_bytes()
+    with pytest.raises(TrainingError, match="training diverged"):
+        train(_cfg(tiny_root, tmp_path / "ok", max_steps=80, lr=1e6), resume=True)
+    assert (tmp_path / "ok" / "last.safetensors").read_bytes() == before
+    for f in ("best.safetensors", "last.safetensors"):
+        assert all(bool(torch.isfinite(t).all()) for t in load_weights(tmp_path / "ok" / f).state_dict.values())
+
+
+def test_resume_refuses_a_network_change_and_an_empty_checkpoint(tiny_root: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    train(_cfg(tiny_root, tmp_path / "r", max_steps=10))
+    argv = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+            "--max-steps", "20", "--resume"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--arch", "9-5-5"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "arch '9-1-5' -> '9-5-5'" in err and "cannot change on resume" in err
+    assert main([*argv, "--out", str(tmp_path / "r"), "--recipe", "paper"]) == 2
+    assert "cannot change on resume" in capsys.readouterr().err
+    (tmp_path / "r" / "checkpoint.pt").write_bytes(b"")
+    assert main([*argv, "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "not a loadable srcnn checkpoint" in err
+
+
+def test_plot_refuses_damaged_metrics_and_non_png_outputs(tiny_root: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "r"
+    train(_cfg(tiny_root, run, max_steps=20, eval_every=10))
+    csv_bytes = (run / "metrics.csv").read_bytes()
+    assert main(["plot", str(run), "-o", str(run / "metrics.csv"), "--overwrite"]) == 2
+    assert (run / "metrics.csv").read_bytes() == csv_bytes  # never replaced by a picture
+    assert main(["plot", str(run), "-o", str(tmp_path / "p.jpg")]) == 2
+    assert "writes a PNG" in capsys.readouterr().err
+    for name, content, needle in [("text", b"step,backprops,loss,val_psnr,val_bicubic,wall_s\n10,320,abc,nan,,1\n",
+                                   "damaged"),
+                                  ("binary", b"\x89PNG\r\n\x1a\n\x00\xff", "damaged"),
+                                  ("other", b"a,b\n1,2\n", "not srcnn's metrics.csv")]:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.csv").write_bytes(content)
+        assert main(["plot", str(d), "-o", str(tmp_path / f"{name}.png")]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and needle in err, err
+        with pytest.raises(ConfigError):
+            read_metrics(d)
+    assert [int(r["step"]) for r in read_metrics(run)] == [10, 20]

@@ -115,3 +115,29 @@ def test_authors_files_convert(authors_dir: Path, tmp_path: Path) -> None:
             assert back.config == w.config
             n += 1
     assert n == 8
+
+
+def test_non_finite_weights_refused(tmp_path: Path) -> None:
+    """Weights holding NaN or infinity (a diverged training's) would turn every output black: refused."""
+    from dataclasses import replace
+
+    w = load_weights("srcnn-915-x3")
+    for bad in (float("nan"), float("inf")):
+        sd = {k: v.clone() for k, v in w.state_dict.items()}
+        sd["conv2.bias"][3] = bad
+        f = tmp_path / f"w{bad}.safetensors"
+        save_weights(replace(w, state_dict=sd), f)
+        with pytest.raises(WeightsError, match=r"conv2\.bias holds NaN or infinite values"):
+            load_weights(f)
+
+
+def test_onnx_check_counts_nan_as_a_mismatch() -> None:
+    pytest.importorskip("onnxruntime")
+    from srcnn.engine import check_onnx, export_onnx
+    from srcnn.model import srcnn
+
+    m = srcnn("9-1-5", padding="symmetric").eval()
+    assert check_onnx(export_onnx(m), m) < 1e-4
+    with torch.no_grad():
+        m.conv3.bias.fill_(float("nan"))
+    assert check_onnx(export_onnx(m), m) == float("inf")

@@ -63,7 +63,7 @@ def _positive_int(s: str) -> int:
     except ValueError:
         v = 0
     if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of pixels, got {s!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {s!r}")
     return v
 
 
@@ -212,7 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("info", help="show what a weights file or model name holds")
     inf.add_argument("weights", help="a shipped model name, .safetensors or .mat file")
 
-    sub.add_parser("models", help="list the shipped pretrained models")
+    sub.add_parser("models", help="list the shipped pretrained models",
+                   description="List the pretrained models shipped in the package: name, architecture, "
+                               "scales, measured Y-PSNR on Set5 / Set14 / BSD100 (and the margin over the "
+                               "authors' model), sha256 and training recipe. `srcnn upscale` without --weights "
+                               "uses the best of them for the requested scale.")
 
     ex = sub.add_parser("export", help="export weights as an ONNX model",
                         description="Write the network as ONNX: input 'input' and output 'output' of "
@@ -512,6 +516,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _weights_input(spec: str | None) -> list[Path]:
+    """``[the weights file]`` when ``spec`` names a file (a shipped model's name is not a path)."""
+    return [Path(spec)] if spec and Path(spec).expanduser().is_file() else []
+
+
+def _eval_inputs(sets: Sequence[str], data_root: str | None, weights: str | None) -> Any:
+    """What ``srcnn evaluate`` reads (every image of the sets, and the weights file), so that its
+    ``--json`` can never replace one of them."""
+    from .datasets import list_images, resolve_set
+    from .fileio import PathSet
+
+    ins = PathSet(_weights_input(weights))
+    for s in sets:
+        with contextlib.suppress(SRCNNError):  # a missing set is reported by the evaluation itself
+            for f in list_images(resolve_set(s, data_root)):
+                ins.add(f)
+    return ins
+
+
+def _check_json_path(path: str) -> None:
+    if path == STDIO:
+        raise ConfigError("--json takes a file name: '-' (standard output) is not supported, the table goes there")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import EvalConfig, count_images, evaluate
     from .fileio import atomic_write_bytes, check_output_path
@@ -535,7 +563,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         scale = check_scale(args.scales[0])
     if args.json:
-        check_output_path(args.json, overwrite=args.overwrite)
+        _check_json_path(args.json)
+        check_output_path(args.json, overwrite=args.overwrite,
+                          inputs=_eval_inputs(args.sets, args.data_root, args.weights))
     cfg = EvalConfig(sets=tuple(args.sets), scale=scale, data_root=args.data_root,
                      device=args.device, self_ensemble=args.self_ensemble)
     model, mode = resolve_model(w, scale, device=args.device, strict_scale=False, padding=args.padding)
@@ -611,7 +641,8 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
                               + ", ".join(f"x{x:g}" for x in served))
         plan.append((k, info))
     if args.json:
-        check_output_path(args.json, overwrite=args.overwrite)
+        _check_json_path(args.json)
+        check_output_path(args.json, overwrite=args.overwrite, inputs=_eval_inputs(args.sets, args.data_root, None))
     cfgs = [EvalConfig(sets=tuple(args.sets), scale=k, data_root=args.data_root, device=args.device,
                        self_ensemble=args.self_ensemble) for k, _ in plan]
     bar = _bar(count_images(cfgs[0].sets, cfgs[0].data_root) * len(plan), "evaluate", args.quiet, unit="img")
@@ -800,7 +831,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from . import fileio
     from .errors import ImageReadError, ImageWriteError
     from .images import _SIXTEEN_BIT_FORMATS as SIXTEEN_BIT_FORMATS
-    from .images import DEFAULT_MAX_PIXELS, format_for_path, read_image, read_image_bytes, save_params
+    from .images import DEFAULT_MAX_PIXELS, drop_alpha, format_for_path, read_image, read_image_bytes, save_params
     from .infer import check_scale, output_size_for, resolve_model, scale_for_size, upscale_picture
 
     scale = check_scale(args.scale) if args.scale is not None else None  # else from --width/--height
@@ -936,9 +967,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 finally:
                     if rows_bar:
                         rows_bar.close()
-                if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
-                    enc_notes.append("JPEG has no alpha channel; alpha dropped")
-                    img = img.convert("RGB" if img.mode == "RGBA" else "L")
+                img, alpha_notes = drop_alpha(img, fmt)
+                enc_notes += alpha_notes
                 params, meta_notes = save_params(pic, fmt, img.size)
                 enc_notes += meta_notes
                 if to_stdout:  # encoded whole first: a failed encoding writes nothing
@@ -971,8 +1001,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 fail(src, f"{src}: {reason}")
             except Exception as e:  # a bug or an unforeseen file: report it, go on with the rest
                 fail(src, f"{src}: unexpected {type(e).__name__}: {e}")
+            except KeyboardInterrupt:  # the image was not done: the bar must not count it
+                interrupted = True
+                raise
             finally:
-                if bar is not None:
+                if bar is not None and not interrupted:
                     bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
@@ -1117,7 +1150,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if not Path(d).is_dir():
             raise ConfigError(f"run folder {d} not found" if not os.path.lexists(d) else f"{d} is not a run folder")
     out = Path(args.output) if args.output else Path(args.run_dirs[0]) / "convergence.png"
-    check_output_path(out, overwrite=args.overwrite)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"srcnn plot writes a PNG: give an output ending in .png, not {out.name!r}")
+    check_output_path(out, overwrite=args.overwrite)  # a .png: never one of the run's own files
     atomic_write_bytes(out, plot_runs(args.run_dirs), overwrite=args.overwrite)
     print(f"wrote {out}")
     return EXIT_OK
@@ -1126,16 +1161,26 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     from .fileio import atomic_write_bytes, check_output_path
+    from .images import format_for_path
     from .infer import check_scale
 
     scale = check_scale(args.scale)
-    out = check_output_path(args.output, overwrite=args.overwrite)
-    res = run_demo(scale, args.weights, args.sample)
-    buf = io.BytesIO()
-    res.figure.save(buf, format="PNG", optimize=True)
-    atomic_write_bytes(out, buf.getvalue(), overwrite=args.overwrite)
+    out = check_output_path(args.output, overwrite=args.overwrite, inputs=_weights_input(args.weights))
+    format_for_path(out)  # an unknown suffix is refused before the work
+    weights: Any = args.weights
+    if weights is not None:
+        from .weights import load_weights
+
+        weights = load_weights(weights)
+        if not weights.supports_scale(scale):
+            trained = " / ".join(f"x{k:g}" for k in weights.scales)
+            hint = f"; pass --scale {weights.scales[0]:g}" if weights.scales else ""
+            raise ConfigError(f"weights {weights.name or args.weights} were trained for {trained}, and the demo "
+                              f"runs at x{scale:g}{hint}")
+    res = run_demo(scale, weights, args.sample)
+    atomic_write_bytes(out, _figure_bytes(res.figure, out), overwrite=args.overwrite)
     print(f"{args.sample} ({res.size[0]}x{res.size[1]}) shrunk x{scale:g} and enlarged back with "
-          f"{res.model_name}:")
+          f"{args.weights or res.model_name}:")
     print(f"  bicubic  {res.psnr_bicubic:6.2f} dB")
     print(f"  SRCNN    {res.psnr_srcnn:6.2f} dB  ({res.psnr_srcnn - res.psnr_bicubic:+.2f} dB)")
     print(f"wrote {out}")
@@ -1233,7 +1278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"srcnn: serving on http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     try:
         run_server(app, sock)
-    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an error
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM is how a server is stopped: exit 0, not 130 / 143 (README)
         pass
     finally:
         sock.close()
@@ -1247,7 +1292,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .model import inference_padding
     from .weights import load_weights
 
-    out = fileio.check_output_path(args.output, overwrite=args.overwrite)
+    if Path(args.output).suffix.lower() != ".onnx":
+        raise ConfigError(f"srcnn export writes ONNX: give an output ending in .onnx, not {Path(args.output).name!r}")
+    out = fileio.check_output_path(args.output, overwrite=args.overwrite, inputs=_weights_input(args.weights))
     w = load_weights(args.weights)
     scale = None
     if w.scale_poly is not None:

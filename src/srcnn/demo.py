@@ -19,6 +19,7 @@ from .images import Picture
 from .infer import resolve_model, upscale_picture
 from .metrics import modcrop, psnr, shave
 from .resize import imresize
+from .weights import Weights
 
 SAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
 
@@ -50,7 +51,7 @@ def _label(img: Image.Image, text: str) -> Image.Image:
     return img
 
 
-def run_demo(scale: float = 3.0, weights: str | None = None, sample: str = "astronaut",
+def run_demo(scale: float = 3.0, weights: str | Weights | None = None, sample: str = "astronaut",
              device: str = "cpu") -> DemoResult:
     from .evaluate import scale_modulo
 
@@ -96,6 +97,8 @@ def run_demo(scale: float = 3.0, weights: str | None = None, sample: str = "astr
 
         info = best_for_scale(scale)
         name = info.name if info is not None else "shipped default"
+    elif isinstance(weights, Weights):
+        name = weights.name or "the given weights"
     else:
         name = weights
     return DemoResult(fig, p_bic, p_sr, str(name), (w, h))

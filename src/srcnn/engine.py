@@ -815,7 +815,8 @@ def _onnx_mirror(cur: str, r: int, inits: list[Any], nodes: list[Any]) -> str:
 def check_onnx(data: bytes, model: SRCNN, *, sizes: tuple[tuple[int, int], ...] = ((37, 53), (96, 64)),
                threads: int = 2, seed: int = 0) -> float | None:
     """Run an exported model with onnxruntime on random images of ``sizes`` and return the max abs
-    difference from this engine's output; ``None`` when onnxruntime is not installed."""
+    difference from this engine's output (``inf`` where either output is not finite); ``None`` when
+    onnxruntime is not installed."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -835,5 +836,6 @@ def check_onnx(data: bytes, model: SRCNN, *, sizes: tuple[tuple[int, int], ...] 
         x = torch.rand(1, model.config.channels, h, w, generator=g)
         got = sess.run(None, {"input": x.numpy()})[0]
         ref = eng(x).numpy()
-        worst = max(worst, float(np.abs(got - ref).max()))
+        d = float(np.abs(got - ref).max())
+        worst = max(worst, d if math.isfinite(d) else math.inf)  # NaN (max() would drop it) counts as a mismatch
     return worst

@@ -25,3 +25,7 @@ class DataError(SRCNNError):
 
 class ConfigError(SRCNNError, ValueError):
     """A parameter (scale, architecture, option) is invalid."""
+
+
+class TrainingError(SRCNNError):
+    """A training run cannot go on (it diverged)."""

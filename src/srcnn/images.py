@@ -364,10 +364,8 @@ def encode_image(pic: Picture, fmt: str) -> tuple[bytes, list[str]]:
     depth = pic.bit_depth if fmt in _SIXTEEN_BIT_FORMATS else 8
     if pic.bit_depth == 16 and depth == 8:
         notes.append(f"{fmt} cannot hold 16 bits; wrote 8 bits")
-    img = to_pil(pic, bit_depth=depth)
-    if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
-        notes.append("JPEG has no alpha channel; alpha dropped")
-        img = img.convert("RGB" if img.mode == "RGBA" else "L")
+    img, alpha_notes = drop_alpha(to_pil(pic, bit_depth=depth), fmt)
+    notes += alpha_notes
     params, meta_notes = save_params(pic, fmt, img.size)
     notes += meta_notes
     buf = io.BytesIO()
@@ -378,15 +376,32 @@ def encode_image(pic: Picture, fmt: str) -> tuple[bytes, list[str]]:
     return buf.getvalue(), notes
 
 
+#: Output formats srcnn writes (Pillow names): raster formats that encode any of our modes, with
+#: :func:`drop_alpha` for those without an alpha channel. Pillow's others (PDF, EPS, ICO, DDS, ...)
+#: are documents, icons or textures, refused up front.
+_WRITE_FORMATS = {"PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF", "PPM", "TGA", "JPEG2000"}
+#: Of those, the ones that keep an alpha channel (the others get it dropped, with a note).
+_ALPHA_FORMATS = {"PNG", "TIFF", "WEBP", "TGA", "JPEG2000"}
+
+
 def format_for_path(path: str | os.PathLike[str]) -> str:
-    """Pillow format name from a file suffix; raises :class:`ImageWriteError` if unknown."""
+    """Pillow format name from a file suffix; raises :class:`ImageWriteError` if srcnn does not
+    write that type."""
     ext = Path(path).suffix.lower()
     Image.init()
     fmt = Image.EXTENSION.get(ext)
-    if fmt is None or fmt not in Image.SAVE:
-        raise ImageWriteError(f"{path}: unknown output image type {ext or '(no suffix)'!r}; "
-                              "use .png, .jpg, .tif, .bmp or .webp")
+    if fmt is None or fmt not in Image.SAVE or fmt not in _WRITE_FORMATS:
+        raise ImageWriteError(f"{path}: unknown or unsupported output image type {ext or '(no suffix)'!r}; "
+                              "use .png, .jpg, .tif, .bmp or .webp (or .gif, .ppm, .tga, .jp2)")
     return fmt
+
+
+def drop_alpha(img: Image.Image, fmt: str) -> tuple[Image.Image, list[str]]:
+    """``img`` ready for format ``fmt``: an RGBA / LA image loses its alpha channel (with a note)
+    when ``fmt`` cannot keep it."""
+    if img.mode in ("RGBA", "LA") and fmt.upper() not in _ALPHA_FORMATS:
+        return img.convert("RGB" if img.mode == "RGBA" else "L"), [f"{fmt.upper()} has no alpha channel; alpha dropped"]
+    return img, []
 
 
 def write_image(pic: Picture, path: str | os.PathLike[str], *, overwrite: bool = False) -> list[str]:

@@ -65,7 +65,7 @@ from .data import (
     save_cache_arrays,
 )
 from .datasets import list_images, resolve_set
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, TrainingError
 from .evaluate import check_eval_size, evaluate_image, load_ground_truth
 from .fileio import atomic_write_bytes, check_output_folder
 from .model import SRCNN, ScaleConditionedSRCNN, ScalePoly, SRCNNConfig, config_for, inference_padding, linear_through
@@ -602,7 +602,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
     try:
         ck = torch.load(path, weights_only=True, map_location=map_location)
     except Exception as e:  # UnpicklingError for anything that is not plain data
-        raise WeightsError(f"{path}: not a loadable srcnn checkpoint ({str(e).splitlines()[0]})") from None
+        why = (str(e).splitlines() or [type(e).__name__])[0]  # an empty file's error has no message
+        raise WeightsError(f"{path}: not a loadable srcnn checkpoint ({why})") from None
     if not isinstance(ck, dict) or ck.get("version") != CKPT_VERSION:
         raise WeightsError(f"{path}: not an srcnn checkpoint (version {CKPT_VERSION})")
     return ck
@@ -669,10 +670,23 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             raise ConfigError(f"--resume: no checkpoint in {out}; run without --resume to start there, or give the "
                               "--out of the run to continue")
         ck = load_checkpoint(ckpt_path, map_location=device)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if ck.get("scaler"):
-            scaler.load_state_dict(ck["scaler"])
+        try:
+            model.load_state_dict(ck["model"])
+            fresh = [g["base_lr"] for g in opt.param_groups]
+            opt.load_state_dict(ck["optimizer"])  # this brings back the saved learning rates too:
+            for g, lr in zip(opt.param_groups, fresh, strict=True):  # a changed --lr applies from here
+                g["base_lr"] = lr
+            if ck.get("scaler"):
+                scaler.load_state_dict(ck["scaler"])
+        except (RuntimeError, ValueError, KeyError) as e:  # the network or optimiser differs from the run's
+            fixed = [line.removeprefix("resumed with a changed option: ")
+                     for line in changed_options(ck.get("config", {}), cfg)]
+            why = "; ".join(fixed) or (str(e).splitlines() or [repr(e)])[0]
+            raise ConfigError(f"--resume: {out} holds a run whose network or optimiser differs from these options"
+                              f" ({why})"
+                              + ": architecture, channels, scales and recipe cannot change on resume; resume with "
+                              "the run's own options, or start a new run (another --out, --init-from its "
+                              "last.safetensors)") from None
         step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
         loss_sum0, loss_n0 = float(ck.get("loss_sum", 0.0)), int(ck.get("loss_n", 0))
         torch.set_rng_state(ck["rng"].cpu())  # map_location may have moved it
@@ -724,7 +738,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     on_cpu = torch.device(device).type == "cpu"
     n_parts = step_parts(cfg.batch // world, cfg.patch, cfg, on_cpu)  # every step's batch has this shape
     row_step, clock_stop = -1, False
-    interrupted = False
+    interrupted = diverged = False
 
     def elapsed() -> float:
         return elapsed0 + time.time() - t_start
@@ -734,8 +748,22 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         loss_sum += float(loss_acc)
         loss_acc.zero_()
 
+    def check_finite() -> None:
+        """Stop a diverged run (weights no longer finite, e.g. a learning rate far too high) before
+        its weights are validated or saved: nothing of it reaches best/last or the checkpoint. Checked
+        where the run reads back from the device anyway (log rows and checkpoints)."""
+        nonlocal diverged
+        if all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            return
+        diverged = True
+        kept = "nothing was kept" if not ckpt_path.is_file() else \
+            f"{ckpt_path} and the weights files keep the last finite state"
+        raise TrainingError(f"training diverged by step {step}: the weights are no longer finite numbers (the "
+                            f"learning rate is probably too high: try a lower --lr); {kept}")
+
     def log_row() -> None:
         nonlocal last_val, best, loss_sum, loss_n, row_step
+        check_finite()
         plain = model if isinstance(model, SRCNN) else model.at_scale(cfg.scales[0])
         last_val, bic = validate(plain, val_imgs, cfg.scales[0], cfg.channels, device)
         fold()
@@ -751,8 +779,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             _save_weights(model, cfg, step, out / "best.safetensors", f"{out.name}-best")
 
     def save() -> None:
-        if rank != 0:
+        if rank != 0 or diverged:
             return
+        check_finite()
         fold()
         state = {"version": CKPT_VERSION, "model": model.state_dict(), "optimizer": opt.state_dict(),
                  "step": step, "best": best, "elapsed": elapsed(), "rng": torch.get_rng_state(),
@@ -820,7 +849,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             writer.close()
         if tb is not None:
             tb.close()
-        if rank == 0 and step == 0 and not resume:  # failed or stopped before its first step: leave no "run"
+        # failed or stopped before its first step, or diverged before its first checkpoint: leave no "run"
+        if rank == 0 and not resume and (step == 0 or (diverged and not ckpt_path.is_file())):
             _remove_unstarted_run(out, made)
         if world > 1 and not interrupted and dist.is_initialized():
             dist.barrier()
@@ -898,5 +928,16 @@ def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
     p = Path(run_dir) / "metrics.csv"
     if not p.is_file():
         raise ConfigError(f"no metrics.csv in {run_dir}")
-    with p.open() as f:
-        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    try:
+        with p.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is not None and not {"step", "loss"} <= set(reader.fieldnames):
+                raise ConfigError(f"{p} is not srcnn's metrics.csv (its header is {','.join(reader.fieldnames)!r})")
+            return [{k: float(v) if v else math.nan for k, v in r.items() if k is not None}
+                    for r in reader]
+    except (UnicodeDecodeError, ValueError, csv.Error) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{p} is damaged and cannot be read as srcnn's metrics.csv ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {p}: {e.strerror or e}") from None

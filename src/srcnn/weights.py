@@ -178,6 +178,8 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
 
 
 def _check_shapes(tensors: Mapping[str, torch.Tensor], c: SRCNNConfig, where: str) -> None:
+    """Refuse tensors whose shapes do not fit ``c``, or that hold NaN or infinity (a diverged
+    training's weights would make every output black)."""
     expected = {
         "conv1.weight": (c.n1, c.channels, c.f1, c.f1),
         "conv1.bias": (c.n1,),
@@ -190,6 +192,10 @@ def _check_shapes(tensors: Mapping[str, torch.Tensor], c: SRCNNConfig, where: st
         if tuple(tensors[k].shape) != shape:
             raise WeightsError(f"{where}: tensor {k} has shape {tuple(tensors[k].shape)}, "
                                f"config {c.name} expects {shape}")
+    for k, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise WeightsError(f"{where}: tensor {k} holds NaN or infinite values (weights of a diverged "
+                               "training?); these weights cannot be used")
 
 
 # ------------------------------------------------------------------------ the authors' .mat files
