@@ -232,6 +232,14 @@ def _save(d: Path, name: str, img: Image.Image, **kw: Any) -> Path:
     return p
 
 
+def _tiff16_rgb(path: Path, a: np.ndarray) -> Path:
+    """A 16-bit-per-channel RGB TIFF (which Pillow cannot write; tifffile comes with scikit-image)."""
+    import tifffile
+
+    tifffile.imwrite(path, a, photometric="rgb")
+    return path
+
+
 def test_odd_images_work(capsys: pytest.CaptureFixture[str], tmp_path: Path, ident_file: Path) -> None:
     d = tmp_path / "in"
     d.mkdir()
@@ -249,6 +257,8 @@ def test_odd_images_work(capsys: pytest.CaptureFixture[str], tmp_path: Path, ide
                     "I;16", (90, 60), ""),
         "rgb16.png": (_png16_rgb(d / "rgb16.png", a.astype(np.uint16) * 257), "RGB", (90, 60),
                       "16-bit RGB PNG read with 8 bits per channel"),
+        "rgb16.tif": (_tiff16_rgb(d / "rgb16.tif", a.astype(np.uint16) * 257), "RGB", (90, 60),
+                      "16-bit RGB TIFF read with 8 bits per channel"),
         "cmyk.jpg": (_save(d, "cmyk.jpg", Image.fromarray(a).convert("CMYK")), "RGB", (90, 60),
                      "converted CMYK to RGB"),
         "pal.png": (_save(d, "pal.png", Image.fromarray(a).convert("P")), "RGB", (90, 60), ""),
@@ -1013,3 +1023,29 @@ def test_output_types_and_alpha(tmp_path: Path, capsys: pytest.CaptureFixture[st
         with Image.open(out) as im:
             assert im.size == (48, 40) and im.mode in (mode, "P"), (src, ext, im.mode)
     assert not (tmp_path / "o.pdf").exists()
+
+
+def test_a_file_given_as_a_set_or_a_data_root(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "photo.png"
+    Image.fromarray(_rgb()).save(f)
+    code, _, err = _run(capsys, "evaluate", "-s", "2", "--sets", str(f))
+    assert code == 1
+    _error_line(err, f"{f} is a file: a data set is a folder of images")
+    code, _, err = _run(capsys, "data", "verify", "--root", str(f))
+    assert code == 1
+    _error_line(err, f"data root {f} (from --data-root) is a file, not a folder")
+    monkeypatch.setenv("SRCNN_DATA", str(f))
+    code, _, err = _run(capsys, "evaluate", "-s", "2", "--sets", "Set5")
+    assert code == 1
+    _error_line(err, "(from $SRCNN_DATA) is a file, not a folder")
+
+
+def test_compare_reports_rows_over_every_model() -> None:
+    from srcnn.figures import compare
+
+    calls: list[tuple[int, int]] = []
+    gt = _rgb(60, 48)
+    compare(gt, 3, ["srcnn-915-x3", "srcnn-915-x3"], progress=lambda d, t: calls.append((d, t)))
+    assert calls and all(t == 2 * 60 for _, t in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == 120

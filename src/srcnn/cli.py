@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--allow-scale-mismatch", action="store_true",
                      help="use weights trained for another scale anyway")
     cmp.add_argument("--device", default="cpu", help=_DEVICE_HELP)
+    cmp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     flt = sub.add_parser("filters", help="figure: the learned filters of a model",
                          description="Draw the first-layer filters as a grid of tiles (each scaled to "
@@ -1226,11 +1227,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _note("alpha channel ignored")
     img = to_pil(pic, bit_depth=8)
     gt = np.asarray(img.convert("L" if pic.mode in ("L", "LA") else "RGB"))
+    bars: list[Any] = []
+
+    def rows(done: int, total: int) -> None:
+        if not bars:
+            bars.append(_bar(total, "compare", args.quiet, unit="row", delay=ROWS_BAR_DELAY))
+        if bars[0] is not None:
+            bars[0].update(done - bars[0].n)
+
     try:
         c = compare(gt, scale, args.weights or [None], crop=crop,
-                    strict_scale=not args.allow_scale_mismatch, device=args.device)
+                    strict_scale=not args.allow_scale_mismatch, device=args.device, progress=rows)
     except ImageReadError as e:  # too small: name the file
         raise ImageReadError(f"{args.image}: {e}") from None
+    finally:
+        if bars and bars[0] is not None:
+            bars[0].close()
     atomic_write_bytes(out, _figure_bytes(render_comparison(c), out), overwrite=args.overwrite)
     h, w = c.ground_truth.shape[:2]
     print(f"{args.image} as ground truth ({w}x{h}), x{scale:g}: Y-PSNR, {c.border} px border shaved")

@@ -27,13 +27,17 @@ def default_data_root() -> Path:
 
 
 def resolve_data_root(data_root: str | os.PathLike[str] | None = None) -> Path:
-    """``data_root`` if given, else ``$SRCNN_DATA``, else :func:`default_data_root`."""
+    """``data_root`` if given, else ``$SRCNN_DATA``, else :func:`default_data_root`. A data root that
+    is a file raises :class:`DataError`."""
     if data_root is not None and str(data_root) != "":
-        return Path(data_root).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return default_data_root()
+        root = Path(data_root).expanduser()
+    elif os.environ.get(ENV_VAR):
+        root = Path(os.environ[ENV_VAR]).expanduser()
+    else:
+        return default_data_root()
+    if root.exists() and not root.is_dir():
+        raise DataError(f"data root {root} (from {_root_source(data_root)}) is a file, not a folder")
+    return root
 
 
 def resolve_set(name_or_path: str, data_root: str | os.PathLike[str] | None = None) -> Path:
@@ -49,6 +53,8 @@ def resolve_set(name_or_path: str, data_root: str | os.PathLike[str] | None = No
     folder = root / name_or_path
     if folder.is_dir():
         return folder
+    if p.is_file() and not folder.is_dir():  # a path to a file, not a set name
+        raise DataError(f"{name_or_path} is a file: a data set is a folder of images (or a set name such as Set5)")
     hint = (f"; get it with `srcnn data fetch {name_or_path} --root {root}`"
             if name_or_path in STANDARD_SETS else "")
     raise DataError(f"data set {name_or_path!r} not found: looked for folder {folder} "

@@ -14,7 +14,7 @@ Nothing here prints or writes files; the CLI does that.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,10 +124,25 @@ def pick_crop(diff: np.ndarray, size: tuple[int, int], border: int = 0) -> Crop:
     return int(ix) + border, int(iy) + border, cw, ch
 
 
+def _offset_rows(progress: Callable[[int, int], None] | None, offset: int, total: int
+                 ) -> Callable[[int, int], None] | None:
+    """An ``upscale_picture`` progress callback reporting to ``progress`` as part of ``total`` rows."""
+    if progress is None:
+        return None
+    report = progress
+
+    def rows(done: int, _total: int) -> None:
+        report(offset + done, total)
+
+    return rows
+
+
 def compare(gt: np.ndarray, scale: float, weights_list: Sequence[WeightsSpec] = (None,), *,
             crop: Crop | None = None, labels: Sequence[str] | None = None,
-            strict_scale: bool = True, device: str = "cpu") -> Comparison:
-    """Compute a comparison (see :func:`compare_figure`) without drawing it."""
+            strict_scale: bool = True, device: str = "cpu",
+            progress: Callable[[int, int], None] | None = None) -> Comparison:
+    """Compute a comparison (see :func:`compare_figure`) without drawing it. ``progress(done, total)``:
+    output rows done, over every model's upscale."""
     s = check_scale(scale)
     gt = np.asarray(gt)
     if gt.dtype != np.uint8 or not (gt.ndim == 2 or (gt.ndim == 3 and gt.shape[2] in (1, 3))):
@@ -178,7 +193,8 @@ def compare(gt: np.ndarray, scale: float, weights_list: Sequence[WeightsSpec] = 
         while label in used:
             label, n = f"{base} ({n})", n + 1
         used.add(label)
-        out = upscale_picture(lr_pic, s, model, channels_mode, device=device)
+        out = upscale_picture(lr_pic, s, model, channels_mode, device=device,
+                              progress=_offset_rows(progress, i * h, h * len(weights_list)))
         columns.append(finish(label, out.data))
 
     if crop is None:

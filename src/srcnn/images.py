@@ -182,14 +182,20 @@ def _announced_size(src: Path | bytes, err: Exception) -> str:
 
 
 def _sixteen_bit_colour(img: Image.Image) -> bool:
-    """True for a 16-bit colour or gray+alpha PNG (Pillow decodes those to 8 bits per channel)."""
+    """True for a 16-bit colour or gray+alpha PNG or TIFF (Pillow decodes those to 8 bits per channel)."""
+    if img.mode not in ("RGB", "RGBA", "LA") or img.format not in ("PNG", "TIFF"):
+        return False
     tile = getattr(img, "tile", None)
     try:
         raw = tile[0][3] if tile else None
     except (IndexError, TypeError):
-        return False
-    return img.format == "PNG" and isinstance(raw, str) and raw.endswith(";16B") and img.mode in (
-        "RGB", "RGBA", "LA")
+        raw = None
+    if isinstance(raw, tuple):  # a TIFF's decoder arguments: (raw mode, ...)
+        raw = raw[0] if raw else None
+    if isinstance(raw, str) and (";16" in raw):
+        return True
+    bits = getattr(img, "tag_v2", {}).get(258) if img.format == "TIFF" else None  # BitsPerSample
+    return isinstance(bits, tuple) and bool(bits) and max(bits) > 8
 
 
 def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
@@ -249,7 +255,7 @@ def _decode(src: Path | bytes, p: Path | str, max_pixels: int | None) -> Picture
                     raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
                 notes: list[str] = []
                 if _sixteen_bit_colour(img):
-                    notes.append(f"16-bit {img.mode} PNG read with 8 bits per channel (Pillow's limit)")
+                    notes.append(f"16-bit {img.mode} {img.format} read with 8 bits per channel (Pillow's limit)")
                 n_frames = int(getattr(img, "n_frames", 1))
                 if n_frames > 1:
                     notes.append(f"{img.format} has {n_frames} frames; using the first")
