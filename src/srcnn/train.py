@@ -852,7 +852,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         # failed or stopped before its first step, or diverged before its first checkpoint: leave no "run"
         if rank == 0 and not resume and (step == 0 or (diverged and not ckpt_path.is_file())):
             _remove_unstarted_run(out, made)
-        if world > 1 and not interrupted and dist.is_initialized():
+        if world > 1 and not interrupted and not diverged and dist.is_initialized():  # a diverged rank 0 just exits
             dist.barrier()
     return {"step": step, "total": total, "best_val_psnr": best, "last_val_psnr": last_val,
             "out": str(out), "elapsed_s": elapsed(), "subimages": batches.n, "rank": rank, "world": world}
