@@ -5,9 +5,9 @@
     net = torch.hub.load("path/to/srcnn", "srcnn_955_x3", source="local")
     net = torch.hub.load("path/to/srcnn", "srcnn", name="srcnn-955-ms", scale=2.5, source="local")
 
-Each returns the network (:class:`srcnn.SRCNN`, eval mode, replicate padding): it maps the
-bicubic-enlarged Y channel, ``(N, 1, H, W)`` float in [0, 1], to the restored Y of the same size.
-For whole photos (colour, alpha, any size, tiles) use ``srcnn.upscale`` instead.
+Each returns the network (:class:`srcnn.SRCNN`, eval mode, the weights' own padding: symmetric for
+every shipped model): it maps the bicubic-enlarged Y channel, ``(N, 1, H, W)`` float in [0, 1],
+to the restored Y of the same size. For whole photos (colour, alpha, any size, tiles) use ``srcnn.upscale`` instead.
 """
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,18 +118,42 @@ def test_authors_files_convert(authors_dir: Path, tmp_path: Path) -> None:
     assert n == 8
 
 
-def test_non_finite_weights_refused(tmp_path: Path) -> None:
-    """Weights holding NaN or infinity (a diverged training's) would turn every output black: refused."""
+def test_non_finite_weights_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights holding NaN or infinity (a diverged training's) would turn every output black: refused
+    when saved, and when read (a file written by other means, or before the save check)."""
     from dataclasses import replace
+
+    import srcnn.weights as wmod
 
     w = load_weights("srcnn-915-x3")
     for bad in (float("nan"), float("inf")):
         sd = {k: v.clone() for k, v in w.state_dict.items()}
         sd["conv2.bias"][3] = bad
         f = tmp_path / f"w{bad}.safetensors"
-        save_weights(replace(w, state_dict=sd), f)
+        with pytest.raises(WeightsError, match=r"conv2\.bias holds NaN or infinite values"):
+            save_weights(replace(w, state_dict=sd), f)
+        assert not f.exists()
+        with monkeypatch.context() as mp:
+            mp.setattr(wmod, "_check_savable", lambda *a: None)
+            save_weights(replace(w, state_dict=sd), f)
         with pytest.raises(WeightsError, match=r"conv2\.bias holds NaN or infinite values"):
             load_weights(f)
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from srcnn.model import config_for
+
+    w = load_weights("srcnn-915-x3")
+    for bad, where, needle in [(w, "w.pt", "end in .safetensors"),
+                               (replace(w, config=config_for("9-5-5")), "a.safetensors", "expects"),
+                               (replace(w, state_dict={k: v for k, v in w.state_dict.items() if k != "conv1.bias"}),
+                                "b.safetensors", "without the tensors ['conv1.bias']"),
+                               (replace(w, channels_mode="bgr"), "c.safetensors", "channels_mode must be one of")]:
+        with pytest.raises(WeightsError, match=re.escape(needle)):
+            save_weights(bad, tmp_path / where)
+        assert not (tmp_path / where).exists()
 
 
 def test_onnx_check_counts_nan_as_a_mismatch() -> None:

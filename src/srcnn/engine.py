@@ -210,6 +210,10 @@ class Engine:
         cfg = model.config
         if cfg.padding == "valid":
             raise ConfigError("the engine needs a same-size model (padding 'replicate', 'zeros' or 'symmetric')")
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+            raise ConfigError(f"engine chunk must be a positive number of positions, got {chunk!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"engine threads must be a positive integer, got {threads!r}")
         if backend not in ("auto", "gemm", "conv"):
             raise ConfigError(f"engine backend must be auto, gemm or conv, got {backend!r}")
         self.config = cfg

@@ -25,7 +25,7 @@ from PIL import Image
 
 from .color import rgb_to_ycbcr, round_uint8, y_uint8, ycbcr_to_rgb
 from .datasets import list_images, resolve_set
-from .errors import DataError, ImageReadError
+from .errors import ConfigError, DataError, ImageReadError
 from .infer import run_model
 from .metrics import modcrop, psnr, shave, ssim
 from .model import SRCNN
@@ -43,6 +43,11 @@ class EvalConfig:
     device: str = "cpu"
     tile: int | None = 512
     self_ensemble: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sets, str):  # EvalConfig(sets="Set5") would loop over its letters
+            raise ConfigError(f"sets is a tuple of set names or folders, e.g. ({self.sets!r},)")
+        scale_modulo(self.scale)  # a bad scale fails here, not inside the evaluation
 
 
 @dataclass
@@ -79,6 +84,12 @@ class SetResult:
 
 def scale_modulo(scale: float) -> int:
     """The modcrop factor for a scale: the numerator of the scale as a small fraction."""
+    try:
+        scale = float(scale)  # numpy and 0-d torch scalars too
+    except (TypeError, ValueError):
+        raise ConfigError(f"scale must be a number, got {scale!r}") from None
+    if not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"scale must be a positive finite number, got {scale}")
     frac = Fraction(scale).limit_denominator(16)
     if abs(float(frac) - scale) > 1e-9:
         raise ValueError(f"scale {scale} is not a simple fraction (numerator/denominator <= 16)")
@@ -110,11 +121,16 @@ def check_eval_size(shape: tuple[int, ...], scale: float) -> None:
 
 
 def load_ground_truth(path: Path) -> np.ndarray:
-    """uint8 ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, as ``imread`` gives it."""
+    """uint8 ``(H, W)`` grayscale or ``(H, W, 3)`` RGB, as ``imread`` gives it (16-bit grayscale is
+    brought to 8 bits by ``round(v / 257)``, as ``srcnn upscale`` reads it; Pillow's ``convert`` would
+    saturate every value above 255)."""
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("L", "1", "I;16", "I"):
+            if img.mode.startswith("I;16") or img.mode == "I":
+                a = np.clip(np.asarray(img, dtype=np.float64), 0, 65535)
+                return np.floor(a / 257.0 + 0.5).astype(np.uint8)
+            if img.mode in ("L", "1"):
                 return np.asarray(img.convert("L"))
             return np.asarray(img.convert("RGB"))
     except (OSError, ValueError) as e:

@@ -169,6 +169,9 @@ def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
         want = padding or inference_padding(model.config.padding)
         if model.config.padding != want:
             model = _copy_with_padding(model, want)
+        elif model.training or model.conv1.weight.device != torch.device(device):
+            # the caller's own module is never switched to eval mode or moved: a copy is (it is small)
+            model = _copy_with_padding(model, model.config.padding)
         mode = "y" if model.config.channels == 1 else "rgb"
         return model.to(device).eval(), mode
     if weights is None:
@@ -408,6 +411,7 @@ _MODES_BY_C = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int | None,
                    device: str | torch.device, self_ensemble: bool = False) -> np.ndarray:
+    a = np.asarray(a)  # a subclass (np.matrix is always 2-D) would break the indexing below
     squeeze = a.ndim == 2
     arr = a[:, :, None] if squeeze else a
     if arr.ndim != 3 or arr.shape[2] not in _MODES_BY_C:

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from .color import y_uint8
+from .errors import ConfigError
 
 
 def shave(img: np.ndarray, border: int) -> np.ndarray:
@@ -31,10 +32,17 @@ def modcrop(img: np.ndarray, modulo: int) -> np.ndarray:
 
 
 def _as_y(img: np.ndarray) -> np.ndarray:
+    """The plane the metrics compare: an RGB image's Y (from uint8 RGB, as ``rgb2ycbcr`` takes it),
+    a one-channel or 2-D image as it is."""
     if img.ndim == 3 and img.shape[2] == 3:
-        return y_uint8(img.astype(np.uint8))
+        if img.dtype != np.uint8:  # a cast would truncate floats and wrap uint16 silently
+            raise ConfigError(f"an RGB image for PSNR/SSIM must be uint8 (0..255), got {img.dtype}; "
+                              "round it to uint8 first, or pass its Y plane")
+        return y_uint8(img)
     if img.ndim == 3 and img.shape[2] == 1:
         return img[:, :, 0]
+    if img.ndim != 2:
+        raise ConfigError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {img.shape}")
     return img
 
 

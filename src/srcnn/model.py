@@ -155,6 +155,8 @@ class SRCNN(nn.Module):
         return F.conv2d(x, conv.weight, conv.bias, padding=r)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:  # unbatched (c, H, W), as nn.Conv2d takes it
+            return self.forward(x[None])[0]
         if self.config.padding == "symmetric":  # then the valid network
             x = pad_symmetric(x, self.config.radius)
         if self.config.padding in ("valid", "symmetric") and x.device.type == "cpu" \

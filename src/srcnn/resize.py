@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,13 +114,18 @@ def _plan(h: int, w: int, scale: float | tuple[float, float] | None,
     if scale is None and size is None:
         raise ValueError("give scale or size")
     if scale is not None:
-        sh, sw = (scale, scale) if isinstance(scale, (int, float)) else scale
-        sh, sw = float(sh), float(sw)
+        try:
+            pair: tuple[Any, ...] = (scale, scale) if np.ndim(scale) == 0 else tuple(scale)  # type: ignore[arg-type]
+            sh, sw = (float(v) for v in pair)  # numbers, numpy and 0-d torch scalars
+        except (TypeError, ValueError):
+            raise ValueError(f"scale must be a number or a (row, column) pair of numbers, got {scale!r}") from None
         for s in (sh, sw):
             if not (s > 0 and math.isfinite(s)):
                 raise ValueError(f"scale must be a positive finite number, got {s!r}")
     if size is None:
         size = (output_size(h, sh), output_size(w, sw))
+    if len(size) != 2:
+        raise ValueError(f"size must be (height, width), got {size!r}")
     oh, ow = int(size[0]), int(size[1])
     if oh < 1 or ow < 1:
         raise ValueError(f"output size must be >= 1, got {size}")

@@ -153,6 +153,9 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be a positive number, got {v}")
         if not self.scales:
             raise ConfigError("give at least one scale")
+        for k in self.scales:  # the CLI checks its --scale; a TrainConfig built in Python is checked here
+            if isinstance(k, bool) or not isinstance(k, int | float) or not (math.isfinite(k) and 1 < k <= 16):
+                raise ConfigError(f"training scales must be numbers above 1 (at most 16), got {k!r}")
         if self.size is not None and self.size <= 2 * self.label_crop:
             raise ConfigError(f"size must be more than {2 * self.label_crop} for {self.arch} with valid convolutions "
                               f"(its label is the crop minus {self.label_crop} pixels on each side), got {self.size}")

@@ -68,10 +68,18 @@ class Weights:
         """The six tensors of a plain SRCNN (folded at ``scale`` for a scale-conditioned model)."""
         if self.scale_poly is None:
             return {k: self.state_dict[k] for k in _KEYS}
+        lo, hi = self.scale_poly.lo, self.scale_poly.hi
         if scale is None:
-            raise WeightsError(f"weights {self.name} are scale-conditioned "
-                               f"(x{self.scale_poly.lo:g} to x{self.scale_poly.hi:g}): give a scale")
-        return fold_poly(self.state_dict, self.scale_poly, scale)
+            raise WeightsError(f"weights {self.name} are scale-conditioned (x{lo:g} to x{hi:g}): give a scale")
+        try:
+            k = float(scale)
+        except (TypeError, ValueError):
+            k = math.nan
+        if not (math.isfinite(k) and self.scale_poly.covers(k)):
+            # outside its range the polynomial in the scale extrapolates: weights no training ever saw
+            raise WeightsError(f"weights {self.name} serve x{lo:g} to x{hi:g} (scale-conditioned), not x{scale}; "
+                               "use a per-scale model for other scales")
+        return fold_poly(self.state_dict, self.scale_poly, k)
 
     def supports_scale(self, scale: float, tol: float = 1e-6) -> bool:
         """True when ``scale`` is one the weights were trained for (or within a multi-scale range)."""
@@ -104,12 +112,17 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 # ----------------------------------------------------------------------------------- our format
 def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
-    """Write ``weights`` to ``path`` atomically in our format. Returns the tensors' sha256."""
+    """Write ``weights`` to ``path`` atomically in our format. Returns the tensors' sha256.
+
+    Refuses (:class:`WeightsError`) what :func:`load_weights` would refuse to read back: a path not
+    ending in ``.safetensors``, missing tensors, shapes that do not fit the config, NaN or infinite
+    values, an unknown ``channels_mode``."""
     from safetensors.torch import save
 
     keys = list(_KEYS)
     if weights.scale_poly is not None:
         keys += [ck for _, ck in weights.scale_poly.coef_keys()]
+    _check_savable(weights, keys, path)
     tensors = {k: weights.state_dict[k].detach().cpu().to(torch.float32).contiguous() for k in keys}
     digest = tensors_digest(tensors)
     meta = {
@@ -127,6 +140,20 @@ def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: b
         meta.setdefault(k, v)
     atomic_write_bytes(path, save(tensors, metadata=meta), overwrite=overwrite)
     return digest
+
+
+def _check_savable(weights: Weights, keys: list[str], path: str | os.PathLike[str]) -> None:
+    from .data import CHANNEL_MODES
+
+    if Path(path).suffix.lower() != ".safetensors":
+        raise WeightsError(f"{path}: srcnn weights files end in .safetensors (the only kind load_weights reads "
+                           "besides the authors' .mat)")
+    missing = [k for k in keys if k not in weights.state_dict]
+    if missing:
+        raise WeightsError(f"cannot save weights without the tensors {missing}")
+    if weights.channels_mode not in CHANNEL_MODES:
+        raise WeightsError(f"channels_mode must be one of {CHANNEL_MODES}, got {weights.channels_mode!r}")
+    _check_shapes({k: weights.state_dict[k] for k in keys}, weights.config, f"cannot save to {path}")
 
 
 def load_safetensors(path: str | os.PathLike[str]) -> Weights:

@@ -1,0 +1,101 @@
+"""The Python API's contracts under odd input, found by an exploratory run (session 15): each case
+once crashed the interpreter, gave a wrong answer silently, or raised something other than srcnn's
+own errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import srcnn
+from srcnn.engine import Engine
+from srcnn.errors import ConfigError, WeightsError
+from srcnn.evaluate import EvalConfig, load_ground_truth, scale_modulo
+from srcnn.metrics import psnr, ssim
+from srcnn.train import TrainConfig
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numpy's own note on np.matrix
+def test_numpy_subclasses_are_plain_arrays() -> None:
+    """np.matrix (always 2-D) once crashed the interpreter inside the channel indexing."""
+    a = np.random.default_rng(0).integers(0, 256, (24, 30), dtype=np.uint8)
+    got = srcnn.upscale(np.matrix(a), 3, weights="srcnn-915-x3")
+    assert type(got) is np.ndarray
+    assert np.array_equal(got, srcnn.upscale(a, 3, weights="srcnn-915-x3"))
+
+
+def test_engine_refuses_a_bad_chunk_or_thread_count() -> None:
+    m = srcnn.srcnn("9-1-5").eval()
+    x = torch.rand(1, 1, 37, 53)
+    for kw in ({"chunk": -5}, {"chunk": 0}, {"threads": 0}, {"chunk": True}):
+        with pytest.raises(ConfigError):
+            Engine(m, **kw)  # type: ignore[arg-type]
+    assert (Engine(m, chunk=7)(x) - m(x)).abs().max().item() < 1e-5
+
+
+def test_multiscale_weights_only_inside_their_range() -> None:
+    w = srcnn.load_weights("srcnn-955-ms")
+    for k in (1.5, 2.5, np.float32(3.0), 4):
+        assert w.build(scale=k).conv1.weight.isfinite().all()  # type: ignore[arg-type]
+    for k in (1.25, 5, -2, float("nan"), float("inf")):
+        with pytest.raises(WeightsError, match=r"serve x1\.5 to x4"):
+            w.build(scale=k)
+
+
+def test_metrics_refuse_rgb_that_is_not_uint8() -> None:
+    rgb = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    assert psnr(rgb, rgb) == float("inf")
+    for bad in (rgb.astype(np.float64) + 0.6, rgb / 255.0, rgb.astype(np.uint16) * 257):
+        with pytest.raises(ConfigError, match="must be uint8"):
+            psnr(bad, rgb)
+        with pytest.raises(ConfigError, match="must be uint8"):
+            ssim(bad, rgb)
+    with pytest.raises(ConfigError, match=r"\(H, W, 3\)"):
+        psnr(np.dstack([rgb, rgb[:, :, :1]]), np.dstack([rgb, rgb[:, :, :1]]))
+    g = rgb[:, :, 0]
+    assert psnr(g.astype(np.float64) + 0.6, g) == pytest.approx(20 * np.log10(255 / 0.6))  # gray: exact
+
+
+def test_16_bit_gray_ground_truth_is_scaled_not_clipped(tmp_path: Path) -> None:
+    v = (np.arange(4096).reshape(64, 64) * 16).astype(np.uint16)
+    Image.fromarray(v).save(tmp_path / "g16.png")
+    gt = load_ground_truth(tmp_path / "g16.png")
+    assert gt.dtype == np.uint8
+    assert np.array_equal(gt, np.floor(v / 257 + 0.5).astype(np.uint8))  # was 255 on 99.6 % of pixels
+
+
+def test_upscale_leaves_the_callers_module_alone() -> None:
+    m = srcnn.srcnn("9-1-5", padding="symmetric").train()
+    img = np.zeros((20, 20), np.uint8)
+    srcnn.upscale(img, 3, weights=m)
+    assert m.training  # was switched to eval mode
+
+
+def test_unbatched_input_in_every_padding() -> None:
+    x = torch.rand(1, 20, 24)
+    for p in ("symmetric", "replicate", "zeros", "valid"):
+        m = srcnn.srcnn("9-5-5", padding=p).eval()
+        assert torch.equal(m(x), m(x[None])[0]), p
+
+
+def test_numeric_scalars_and_bad_values_for_scales() -> None:
+    x = torch.rand(1, 20, 20)
+    for k in (np.float32(0.5), np.int64(2), torch.tensor(0.5)):
+        assert srcnn.imresize(x, scale=k).shape == srcnn.imresize(x, scale=float(k)).shape
+    with pytest.raises(ValueError, match="scale must be a number"):
+        srcnn.imresize(x, scale="a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"size must be \(height, width\)"):
+        srcnn.imresize(x, size=(5,))  # type: ignore[arg-type]
+    assert scale_modulo(np.float32(3.0)) == 3  # type: ignore[arg-type]
+    for bad in (0, float("nan"), -3):
+        with pytest.raises(ConfigError):
+            EvalConfig(scale=bad)
+    with pytest.raises(ConfigError, match="tuple of set names"):
+        EvalConfig(sets="Set5")  # type: ignore[arg-type]
+    for bad in (0, 1.0, float("nan"), -3, "3", 17):
+        with pytest.raises(ConfigError, match="training scales must be numbers above 1"):
+            TrainConfig(scales=(bad,))  # type: ignore[arg-type]
