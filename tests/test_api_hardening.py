@@ -99,3 +99,29 @@ def test_numeric_scalars_and_bad_values_for_scales() -> None:
     for bad in (0, 1.0, float("nan"), -3, "3", 17):
         with pytest.raises(ConfigError, match="training scales must be numbers above 1"):
             TrainConfig(scales=(bad,))  # type: ignore[arg-type]
+
+
+def test_upscale_refuses_unusable_inputs_with_config_errors(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "z.png")
+    with Image.open(tmp_path / "z.png") as closed:
+        pass  # never loaded, and its file is closed now
+    for image, needle in [(Image.new("RGB", (0, 5)), "no pixels"), (torch.zeros(0, 3, 8, 8), "batch is empty"),
+                          (closed, "file is closed"), (torch.zeros(3, 8, 8).to_sparse(), "dense tensor")]:
+        with pytest.raises(ConfigError, match=needle):
+            srcnn.upscale(image, 2, weights="srcnn-915-x2")
+    img = np.zeros((20, 20), np.uint8)
+    for tile in ((8, 16), -5, True, 2.5):
+        with pytest.raises(ConfigError, match="tile must be"):
+            srcnn.upscale(img, 2, weights="srcnn-915-x2", tile=tile)  # type: ignore[arg-type]
+    ref = srcnn.upscale(img, 2, weights="srcnn-915-x2", tile=None)
+    assert np.array_equal(srcnn.upscale(img, 2, weights="srcnn-915-x2", tile=np.int64(8)), ref)  # type: ignore[arg-type]
+
+
+def test_colour_tensors_must_be_float_and_scale_hints_keep_their_digits() -> None:
+    from srcnn.color import rgb_to_ycbcr
+    from srcnn.pretrained import no_model_message
+
+    with pytest.raises(ValueError, match="float tensor in"):
+        rgb_to_ycbcr(torch.full((3, 1, 1), 255, dtype=torch.uint8))  # gave [219.06, 0.502, 0.502]
+    assert rgb_to_ycbcr(torch.ones(3, 1, 1)).flatten().tolist() == pytest.approx([235 / 255, 128 / 255, 128 / 255])
+    assert "srcnn train --scale 1.0000001" in no_model_message(1.0000001)  # not "--scale 1"

@@ -36,7 +36,10 @@ def _apply(mat: np.ndarray, x: torch.Tensor, offset_before: np.ndarray | None,
     """Apply a 3x3 matrix over the channel dim (-3) of ``x``, in float64 maths."""
     if x.ndim < 3 or x.shape[-3] != 3:
         raise ValueError(f"expected (..., 3, H, W), got shape {tuple(x.shape)}")
-    dtype = x.dtype if x.is_floating_point() else torch.float32
+    if not x.is_floating_point():  # an integer tensor is 0..255 and would come out on mixed scales
+        raise ValueError(f"expected a float tensor in [0, 1], got {x.dtype}; divide a uint8 tensor by 255 "
+                         "(or use the numpy functions, which take uint8 as Matlab does)")
+    dtype = x.dtype
     m = torch.as_tensor(mat, dtype=torch.float64, device=x.device)
     xd = x.to(torch.float64)
     if offset_before is not None:

@@ -22,6 +22,7 @@ PIL image with ``as_pil``). Working memory is then a few stripes, whatever the i
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from typing import Literal, overload
 
@@ -366,12 +367,15 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
             strict_scale: bool = True, self_ensemble: bool = False) -> ImageLike:
     """Upscale an image by ``scale`` with SRCNN; returns the same kind of object.
 
-    * PIL image: any mode; returns L, LA, RGB or RGBA (palette images come back as RGB/RGBA).
+    * PIL image: any mode; returns L, LA, RGB or RGBA (palette images come back as RGB/RGBA), or
+      ``I;16`` for 16-bit grayscale (``I;16`` / ``I`` input).
     * numpy array: ``(H, W)`` or ``(H, W, C)`` with C in {1, 2, 3, 4} (gray, gray+alpha, RGB, RGBA);
-      uint8 -> uint8, uint16 -> uint16, float (in [0, 1]) -> float32.
+      uint8 -> uint8, uint16 -> uint16, float (in [0, 1]; values outside are clipped) -> float32.
     * torch tensor: ``(C, H, W)`` or ``(N, C, H, W)``, float in [0, 1] or uint8 -> same layout and dtype.
 
-    NaN or infinite values and empty images raise :class:`ConfigError`.
+    NaN or infinite values and empty images raise :class:`ConfigError` (a PIL float image holding NaN
+    raises :class:`ImageReadError`, as reading such a file does); so do a ``tile`` that is not a
+    whole number >= 0, an empty batch, a sparse tensor and a PIL image whose file was closed unread.
 
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
     :class:`SRCNN`, or ``None`` for the best shipped model for ``scale``.
@@ -381,14 +385,34 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     """
     s = check_scale(scale)
     device = check_device(device)
+    if tile is not None:
+        try:
+            t = -1 if isinstance(tile, bool) else operator.index(tile)  # ints, numpy ints; not floats or pairs
+        except TypeError:
+            t = -1
+        if t < 0:
+            raise ConfigError(f"tile must be a positive whole number of pixels, or 0 / None for no tiling; "
+                              f"got {tile!r}")
+        tile = t
     model, mode = resolve_model(weights, s, device=device, strict_scale=strict_scale)
     if isinstance(image, Image.Image):
+        if image.width < 1 or image.height < 1:
+            raise ConfigError(f"the image has no pixels ({image.width}x{image.height})")
+        try:
+            image.load()
+        except (ValueError, AttributeError, AssertionError, OSError) as e:  # e.g. its file was closed
+            raise ConfigError(f"cannot read the PIL image's pixels ({str(e) or type(e).__name__}); load it before "
+                              "its file is closed (Image.open(...) then .load() or .copy())") from None
         pic = from_pil(image)
         return to_pil(upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble))
     if isinstance(image, np.ndarray):
         return _upscale_numpy(image, s, model, mode, tile, device, self_ensemble)
     if isinstance(image, torch.Tensor):
+        if image.layout != torch.strided:
+            raise ConfigError(f"expected a dense tensor, got layout {image.layout}; call .to_dense() first")
         if image.ndim == 4:
+            if image.shape[0] == 0:
+                raise ConfigError(f"the batch is empty (shape {tuple(image.shape)})")
             return torch.stack([upscale(t, s, model, device=device, tile=tile, self_ensemble=self_ensemble)
                                 for t in image])
         if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):

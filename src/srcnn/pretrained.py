@@ -263,12 +263,12 @@ def no_model_message(scale: float) -> str:
     """Why no shipped model serves ``scale``, and what to do instead."""
     served = [s for m in REGISTRY for s in m.scales]
     lo, hi = min(served), max(served)
-    msg = f"no shipped model serves x{scale:g} (they cover x{lo:g} to x{hi:g})"
+    msg = f"no shipped model serves x{scale:.10g} (they cover x{lo:g} to x{hi:g})"  # x1.0000001 is not x1
     if scale > hi:
         a, b = (hi, scale / hi) if scale / hi >= lo else (scale ** 0.5, scale ** 0.5)
         hint = (f"for a larger factor upscale twice (x{a:.3g}, then x{b:.3g} of that result), or train a "
-                f"model for it (srcnn train --scale {scale:g})")
+                f"model for it (srcnn train --scale {scale:.10g})")
     else:
-        hint = f"train a model for it (srcnn train --scale {scale:g})"
+        hint = f"train a model for it (srcnn train --scale {scale:.10g})"
     return (f"{msg}; {hint}, or pass --weights (weights= in Python): a .safetensors file, an authors' .mat "
             "file or a model name")
