@@ -125,3 +125,11 @@ def test_colour_tensors_must_be_float_and_scale_hints_keep_their_digits() -> Non
         rgb_to_ycbcr(torch.full((3, 1, 1), 255, dtype=torch.uint8))  # gave [219.06, 0.502, 0.502]
     assert rgb_to_ycbcr(torch.ones(3, 1, 1)).flatten().tolist() == pytest.approx([235 / 255, 128 / 255, 128 / 255])
     assert "srcnn train --scale 1.0000001" in no_model_message(1.0000001)  # not "--scale 1"
+
+
+def test_config_refuses_booleans_for_sizes() -> None:
+    from srcnn.model import SRCNNConfig
+
+    for kw in ({"f1": True}, {"channels": True}, {"n2": False}):
+        with pytest.raises(ConfigError):
+            SRCNNConfig(**kw)  # type: ignore[arg-type]

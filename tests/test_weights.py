@@ -28,7 +28,7 @@ def test_roundtrip(tmp_path: Path) -> None:
 def test_refuses_overwrite(tmp_path: Path) -> None:
     p = tmp_path / "m.safetensors"
     save_weights(random_weights(), p)
-    with pytest.raises(Exception, match="exists"):
+    with pytest.raises(WeightsError, match=r"exists; pass overwrite=True"):
         save_weights(random_weights(), p)
 
 

@@ -81,11 +81,11 @@ class SRCNNConfig:
     def __post_init__(self) -> None:
         for name in ("f1", "f2", "f3"):
             f = getattr(self, name)
-            if not isinstance(f, int) or f < 1 or f % 2 == 0:
+            if isinstance(f, bool) or not isinstance(f, int) or f < 1 or f % 2 == 0:
                 raise ConfigError(f"{name} must be a positive odd integer, got {f!r}")
         for name in ("n1", "n2", "channels"):
             n = getattr(self, name)
-            if not isinstance(n, int) or n < 1:
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {n!r}")
         if self.padding not in PADDINGS:
             raise ConfigError(f"padding must be one of {PADDINGS}, got {self.padding!r}")

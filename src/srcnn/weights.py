@@ -138,6 +138,8 @@ def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: b
         meta["scale_poly"] = json.dumps(weights.scale_poly.to_dict())
     for k, v in weights.extra.items():
         meta.setdefault(k, v)
+    if not overwrite and os.path.lexists(path):
+        raise WeightsError(f"{path} exists; pass overwrite=True to replace it")
     atomic_write_bytes(path, save(tensors, metadata=meta), overwrite=overwrite)
     return digest
 
