@@ -634,3 +634,16 @@ def test_plot_refuses_damaged_metrics_and_non_png_outputs(tiny_root: Path, tmp_p
         with pytest.raises(ConfigError):
             read_metrics(d)
     assert [int(r["step"]) for r in read_metrics(run)] == [10, 20]
+
+
+def test_resume_refuses_another_scale(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An x2 run resumed without --scale (default 3) would otherwise quietly become an x3 run."""
+    train(_cfg(tiny_root, tmp_path / "r", max_steps=10, scales=(2.0,)))
+    argv = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+            "--max-steps", "20", "--resume", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "scales [2.0] -> [3.0]" in err and "cannot change on resume" in err
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 10
+    assert main([*argv, "--scale", "2"]) == 0
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 20

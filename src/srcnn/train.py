@@ -589,6 +589,10 @@ _RESUME_FREE = {"max_steps", "epochs", "max_minutes", "out", "data_root", "devic
                 "strict", "init", "init_from", "micro_batch"}
 
 
+#: Options a resumed run must keep: they define the network, what it learns, or the optimiser's groups.
+_RESUME_FIXED = ("arch", "channels", "scales", "scale_poly", "scale_knots", "recipe")
+
+
 def changed_options(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
     """One line per option whose value differs from the checkpoint's (``saved``: its config), for a
     resumed run to report: a forgotten ``--downscale`` or a new ``--lr`` should not pass unnoticed.
@@ -673,6 +677,13 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             raise ConfigError(f"--resume: no checkpoint in {out}; run without --resume to start there, or give the "
                               "--out of the run to continue")
         ck = load_checkpoint(ckpt_path, map_location=device)
+        ck_cfg, run_cfg = ck.get("config", {}), cfg.to_dict()
+        fixed = [f"{k.replace('_', '-')} {ck_cfg[k]!r} -> {run_cfg[k]!r}" for k in _RESUME_FIXED
+                 if k in ck_cfg and ck_cfg[k] != run_cfg[k]]
+        if fixed:  # e.g. an x2 run resumed without --scale (default 3) would silently become an x3 run
+            raise ConfigError(f"--resume: {out} holds a run with other options ({'; '.join(fixed)}): architecture, "
+                              "channels, scales and recipe cannot change on resume; resume with the run's own "
+                              "options, or start a new run (another --out, --init-from its last.safetensors)")
         try:
             model.load_state_dict(ck["model"])
             fresh = [g["base_lr"] for g in opt.param_groups]
