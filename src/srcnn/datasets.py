@@ -53,7 +53,7 @@ def resolve_set(name_or_path: str, data_root: str | os.PathLike[str] | None = No
     folder = root / name_or_path
     if folder.is_dir():
         return folder
-    if p.is_file() and not folder.is_dir():  # a path to a file, not a set name
+    if p.is_file():  # a path to a file, not a set name
         raise DataError(f"{name_or_path} is a file: a data set is a folder of images (or a set name such as Set5)")
     hint = (f"; get it with `srcnn data fetch {name_or_path} --root {root}`"
             if name_or_path in STANDARD_SETS else "")

@@ -183,19 +183,17 @@ def _announced_size(src: Path | bytes, err: Exception) -> str:
 
 def _sixteen_bit_colour(img: Image.Image) -> bool:
     """True for a 16-bit colour or gray+alpha PNG or TIFF (Pillow decodes those to 8 bits per channel)."""
-    if img.mode not in ("RGB", "RGBA", "LA") or img.format not in ("PNG", "TIFF"):
+    if img.mode not in ("RGB", "RGBA", "LA"):
         return False
+    if img.format == "TIFF":
+        bits = img.tag_v2.get(258)  # type: ignore[attr-defined]  # BitsPerSample
+        return isinstance(bits, tuple) and bool(bits) and max(bits) > 8
     tile = getattr(img, "tile", None)
     try:
         raw = tile[0][3] if tile else None
     except (IndexError, TypeError):
-        raw = None
-    if isinstance(raw, tuple):  # a TIFF's decoder arguments: (raw mode, ...)
-        raw = raw[0] if raw else None
-    if isinstance(raw, str) and (";16" in raw):
-        return True
-    bits = getattr(img, "tag_v2", {}).get(258) if img.format == "TIFF" else None  # BitsPerSample
-    return isinstance(bits, tuple) and bool(bits) and max(bits) > 8
+        return False
+    return img.format == "PNG" and isinstance(raw, str) and raw.endswith(";16B")
 
 
 def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:

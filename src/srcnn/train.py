@@ -593,6 +593,12 @@ _RESUME_FREE = {"max_steps", "epochs", "max_minutes", "out", "data_root", "devic
 _RESUME_FIXED = ("arch", "channels", "scales", "scale_poly", "scale_knots", "recipe")
 
 
+def _resume_refused(out: Path, why: str) -> ConfigError:
+    return ConfigError(f"--resume: {out} holds a run with other options ({why}): architecture, channels, scales "
+                       "and recipe cannot change on resume; resume with the run's own options, or start a new "
+                       "run (another --out, --init-from its last.safetensors)")
+
+
 def changed_options(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
     """One line per option whose value differs from the checkpoint's (``saved``: its config), for a
     resumed run to report: a forgotten ``--downscale`` or a new ``--lr`` should not pass unnoticed.
@@ -681,9 +687,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         fixed = [f"{k.replace('_', '-')} {ck_cfg[k]!r} -> {run_cfg[k]!r}" for k in _RESUME_FIXED
                  if k in ck_cfg and ck_cfg[k] != run_cfg[k]]
         if fixed:  # e.g. an x2 run resumed without --scale (default 3) would silently become an x3 run
-            raise ConfigError(f"--resume: {out} holds a run with other options ({'; '.join(fixed)}): architecture, "
-                              "channels, scales and recipe cannot change on resume; resume with the run's own "
-                              "options, or start a new run (another --out, --init-from its last.safetensors)")
+            raise _resume_refused(out, "; ".join(fixed))
         try:
             model.load_state_dict(ck["model"])
             fresh = [g["base_lr"] for g in opt.param_groups]
@@ -692,15 +696,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                 g["base_lr"] = lr
             if ck.get("scaler"):
                 scaler.load_state_dict(ck["scaler"])
-        except (RuntimeError, ValueError, KeyError) as e:  # the network or optimiser differs from the run's
-            fixed = [line.removeprefix("resumed with a changed option: ")
-                     for line in changed_options(ck.get("config", {}), cfg)]
-            why = "; ".join(fixed) or (str(e).splitlines() or [repr(e)])[0]
-            raise ConfigError(f"--resume: {out} holds a run whose network or optimiser differs from these options"
-                              f" ({why})"
-                              + ": architecture, channels, scales and recipe cannot change on resume; resume with "
-                              "the run's own options, or start a new run (another --out, --init-from its "
-                              "last.safetensors)") from None
+        except (RuntimeError, ValueError, KeyError) as e:  # a checkpoint without a config whose network differs
+            raise _resume_refused(out, (str(e).splitlines() or [repr(e)])[0]) from None
         step, best, elapsed0 = int(ck["step"]), float(ck["best"]), float(ck["elapsed"])
         loss_sum0, loss_n0 = float(ck.get("loss_sum", 0.0)), int(ck.get("loss_n", 0))
         torch.set_rng_state(ck["rng"].cpu())  # map_location may have moved it
