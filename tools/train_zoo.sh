@@ -14,7 +14,10 @@
 # 915-xK and 955-xK that have no checkpoint start from srcnn-915-xK / srcnn-955-xK (955-x4 with the
 # downscaled copies its last stages added); runs 915-xKd and 955-xKd (not in the default ONLY) are a
 # round of self-distillation, the recipe of srcnn-915-x3's and -x4's last steps: from the shipped
-# model, labels half ground truth, half its 8-view self-ensemble, lr 1e-4, 200-step warm-up.
+# model, labels half ground truth, half its 8-view self-ensemble, lr 1e-4, 200-step warm-up. Runs
+# 955-knot-xK (not in the default ONLY) take the same recipe to srcnn-955-ms's knot at xK, taught by
+# srcnn-955-xK: rebuild the ms model with the new knot (tools/ms_from_anchors.py --linear) and keep it
+# only if it passes the ms rule (val15 at the eleven quarter scales, the 14 photos at the eighth scales).
 # Then `python tools/val15.py srcnn-955-x4=RUNS/955-x4d/last.safetensors ...` applies the selection
 # rule, and tools/ship_model.py ships what it picks.
 #
@@ -58,6 +61,10 @@ for k in 2 3 4; do
     $DISTILL
   job "955-x${k}d" "$MIN955" --arch 9-5-5 --scale $k $ALL $x4 --init-from "srcnn-955-x$k" --distill-from "srcnn-955-x$k" \
     $DISTILL
+  # the multi-scale model's knot at xK (SIBINIT folded there) fine-tuned towards srcnn-955-xK's self-ensemble,
+  # so that a per-scale model that trained on does not leave the knot behind (DM2: within 0.05 dB at x2/3/4)
+  job "955-knot-x$k" "$MIN955" --arch 9-5-5 --scale $k $ALL $x4 --init-from "${SIBINIT:-srcnn-955-ms}" \
+    --distill-from "srcnn-955-x$k" $DISTILL
 done
 job 955-ms "$MIN955" --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 --scale 4 \
   --scale-poly 2 --init-from "${MSINIT:-srcnn-955-x3}" ${MSOPTS:-} $ALL
