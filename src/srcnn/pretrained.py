@@ -68,12 +68,21 @@ _RECIPE_915_3 = (_RECIPE_915.format(k=3, total=_TOTAL_915_34) + "; shipped befor
                  + _DISTILLED_915.format(k=3) + ", then --resume twice, stopped by the ends of three GPU calls at "
                  "1.6, 4.8 and 5.6 of its 6.5 minutes (48k steps); it replaced the model by scoring 0.0065 dB higher "
                  "on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
-_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 4 (tools/ms_from_anchors.py --linear); knots x2 and "
-              "3: srcnn-955-x2 and -x3 at 10 minutes (sha256 6c153d1c..., d4324ef4...; they have trained 16.3 and 27.5 "
-              "minutes more since); knot x4 (since 2026-11-27): srcnn-955-x4 at 26.3 minutes (sha256 1b36207f...; it "
-              "has trained 11.2 minutes more since), which replaced its 10-minute weights (e96f12d5...) by scoring "
-              "+0.001 / +0.002 / +0.005 / +0.007 dB at x3.625 / 3.75 / 3.875 / 4 on 15 BSDS200 images and the same "
-              "elsewhere; knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained like the 10-minute ones at x1.5; "
+_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 3.75, 4 (tools/ms_from_anchors.py --linear); knots "
+              "x2 and 3: srcnn-955-x2 and -x3 at 10 minutes (sha256 6c153d1c..., d4324ef4...; they have trained 16.3 "
+              "and 27.5 minutes more since); knot x4: tools/train_zoo.sh run 955-knot-x4, the earlier x4 knot "
+              "(srcnn-955-x4 at 26.3 minutes, sha256 1b36207f...) fine-tuned towards the 8-view self-ensemble of "
+              "srcnn-955-x4 (sha256 1b46db34..., shipped then): srcnn train --arch 9-5-5 --scale 4 --train-set T91 "
+              "--train-set BSDS200 --train-set General100 --downscale 0.9 --downscale 0.8 --downscale 0.7 "
+              "--downscale 0.6 --init-from srcnn-955-ms (sha256 836e1b9c..., folded at x4) --distill-from "
+              "srcnn-955-x4 (labels: 0.5 ground truth + 0.5 the teacher's self-ensemble) --lr 1e-4 --warmup 200 "
+              "--recipe fast --size 64 --batch-size 128 --max-minutes 7 (one H200 shared by 3 runs, 40k steps); knot "
+              "x3.75: the earlier srcnn-955-ms's own weights at x3.75, so that nothing below x3.75 changed when the x4 "
+              "knot did (it scored +0.002 / +0.004 / +0.009 / +0.010 dB at x3.8125 / 3.875 / 3.9375 / 4 on 15 BSDS200 "
+              "images). Before (sha256 836e1b9c...), knot x4 was srcnn-955-x4 at 26.3 minutes, which had replaced "
+              "its 10-minute weights (e96f12d5...) by scoring +0.001 / +0.002 / +0.005 / +0.007 dB at x3.625 / 3.75 "
+              "/ 3.875 / 4 and the same elsewhere; knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained like the "
+              "10-minute ones at x1.5; "
               "knots x2.5 and 3.5: the knots model of 2026-11-25 (sha256 5a8a3f66...) "
               "there, itself the quadratic srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 "
               "--scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, sha256 "
@@ -145,6 +154,24 @@ _RECIPE_915_4 = _RECIPE_915_4_BEFORE + _trained_on(
     "model --lr 1e-4 --warmup 200", (7, 10.7), 98, "0.0059", " (the 9-1-5 rule: at least 0.003 dB)")
 
 
+def _distilled_again(sha: str, args: str, run: str, minutes: tuple[float, float], steps: int, gain: str,
+                     rule: str = "") -> str:
+    """The stage of 2026-11-27's second GPU session: one more round of self-distillation from the model shipped
+    before (sha256 ``sha``), as tools/train_zoo.sh runs it (FROM_SHIPPED=1, run ``run``)."""
+    return (f"; shipped so (sha256 {sha}...), then distilled into itself: tools/train_zoo.sh with FROM_SHIPPED=1, "
+            f"run {run}: srcnn train {args} --init-from that model --distill-from that model (labels: 0.5 ground "
+            f"truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 --recipe fast --size 64 --batch-size 128 "
+            f"--max-minutes {minutes[0]:g}, then --resume --max-minutes {minutes[1]:g} (one H200 shared by 3 runs, "
+            f"{steps}k steps); it replaced the model by scoring {gain} dB higher on 15 BSDS200 images{rule}")
+
+
+_RECIPE_955_4_AGAIN = _RECIPE_955_4 + _distilled_again(
+    "1b46db34", f"--arch 9-5-5 --scale 4 {_ALL_SETS} {_DOWN}", "955-x4d", (7, 10), 56, "0.0045")
+_RECIPE_915_4_AGAIN = _RECIPE_915_4 + _distilled_again(
+    "b9ebe9e9", f"--arch 9-1-5 --scale 4 --train-set T91 {_DOWN}", "915-x4d", (7.5, 10.5), 98, "0.0054",
+    " (the 9-1-5 rule: at least 0.003 dB)")
+
+
 REGISTRY: tuple[ModelInfo, ...] = (
     _ours("9-5-5", 2, "62b73ea1a4a87137ef1bfb7bd4da1b3ecc47009c67d7433ac18355c41b0455a2",
           _results(set5=(36.881, 0.9555), set14=(32.614, 0.9086), bsd100=(31.502, 0.8905)),
@@ -158,16 +185,16 @@ REGISTRY: tuple[ModelInfo, ...] = (
     _ours("9-1-5", 3, "2875c8da91dec833860db724dae75015a3745df724c1876a25b04514bdf06e3e",
           _results(set5=(32.656, 0.9081), set14=(29.160, 0.8182), bsd100=(28.315, 0.7831)),
           _RECIPE_915_3),
-    _ours("9-5-5", 4, "1b46db3422afa0ac2c7a7b8687f1d7d670366634d7214730ad4489dd41eb5855",
-          _results(set5=(30.593, 0.8677), set14=(27.608, 0.7561), bsd100=(26.995, 0.7150)),
-          _RECIPE_955_4),
-    _ours("9-1-5", 4, "b9ebe9e939071b6c382c6bd3ccfe6e05030ea0b2af0ae33c2197dd4f7b19a314",
-          _results(set5=(30.313, 0.8589), set14=(27.340, 0.7474), bsd100=(26.808, 0.7070)),
-          _RECIPE_915_4),
+    _ours("9-5-5", 4, "164f9d2c7b9b64d2a10380b40e6ad40aa7a814dee2a1dd3d6172c222f29c6dac",
+          _results(set5=(30.609, 0.8683), set14=(27.613, 0.7564), bsd100=(26.998, 0.7153)),
+          _RECIPE_955_4_AGAIN),
+    _ours("9-1-5", 4, "22731dfb6773229e535ed9006022708572c9f70f3e441eb55d547811519270d3",
+          _results(set5=(30.324, 0.8592), set14=(27.350, 0.7477), bsd100=(26.814, 0.7072)),
+          _RECIPE_915_4_AGAIN),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
-              sha256="836e1b9c39caf8125fe9b255c1ba85c0eaeb3781c9ecd14d37d1ce61130a2961", arch="9-5-5",
-              scales=(1.5, 2.0, 2.5, 3.0, 3.5, 4.0), channels_mode="y",
+              sha256="1c5d4b521ddeb4e6d0f76542094540730cc9d0fb70ed04277f21fa25c62dabe8", arch="9-5-5",
+              scales=(1.5, 2.0, 2.5, 3.0, 3.5, 3.75, 4.0), channels_mode="y",
               recipe=_RECIPE_MS + "; run with symmetric padding",
               meta={"per_scale": {
                   "1.5": _results(set5=(40.300, 0.9761), set14=(36.050, 0.9537), bsd100=(34.907, 0.9488)),
@@ -175,7 +202,8 @@ REGISTRY: tuple[ModelInfo, ...] = (
                   "2.5": _results(set5=(34.375, 0.9320), set14=(30.547, 0.8615), bsd100=(29.551, 0.8335)),
                   "3": _results(set5=(32.848, 0.9115), set14=(29.355, 0.8230), bsd100=(28.478, 0.7886)),
                   "3.5": _results(set5=(31.579, 0.8883), set14=(28.276, 0.7847), bsd100=(27.562, 0.7475)),
-                  "4": _results(set5=(30.552, 0.8668), set14=(27.569, 0.7552), bsd100=(26.972, 0.7144)),
+                  "3.75": _results(set5=(30.968, 0.8779), set14=(27.896, 0.7688), bsd100=(27.251, 0.7304)),
+                  "4": _results(set5=(30.577, 0.8675), set14=(27.587, 0.7558), bsd100=(26.984, 0.7148)),
               }}),
 )
 
