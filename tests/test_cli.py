@@ -153,7 +153,7 @@ def test_bad_weights_and_outputs(capsys: pytest.CaptureFixture[str], lr_png: Pat
     # Unknown output type.
     code, _, err = _run(capsys, "upscale", str(lr_png), "-s", "3", "-w", str(weights_file),
                         "-o", str(tmp_path / "o.xyz"))
-    assert code == 1
+    assert code == 2  # a usage error, found before the image is read
     _assert_one_line_error(err, "unsupported output image type")
     assert not out.exists()
 

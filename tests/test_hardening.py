@@ -332,8 +332,8 @@ def test_unwritable_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path, 
         assert code == 1, (extra, err)
         _error_line(err, *needles)
         assert _tree(tmp_path) == before
-    # A folder we may not write in (tests run as root, so permission bits would not stop us):
-    # the temporary file cannot be created.
+    # A folder we may not write in (tests run as root, so permission bits would not stop us): the temporary
+    # file cannot be created, which the output check finds (it makes and removes one) before any work.
     def denied(*_a: object, **_k: object) -> Any:
         raise PermissionError(errno.EACCES, "Permission denied")
 
@@ -343,7 +343,7 @@ def test_unwritable_outputs(capsys: pytest.CaptureFixture[str], tmp_path: Path, 
     monkeypatch.setattr(fileio, "tempfile", _Tmp)
     code, _, err = _run(capsys, *base, "-o", str(tmp_path / "o.png"))
     assert code == 1
-    _error_line(err, "cannot write in", "permission denied")
+    _error_line(err, "no file can be created in output folder", "permission denied")
     code, _, err = _run(capsys, *base, "--out-dir", str(tmp_path / "o"), "-q")
     assert code == 1
     _error_line(err, "permission denied")
@@ -1011,7 +1011,7 @@ def test_output_types_and_alpha(tmp_path: Path, capsys: pytest.CaptureFixture[st
     Image.fromarray(rgba[..., [0, 3]].copy(), "LA").save(tmp_path / "la.png")
     for ext in ("pdf", "ico", "eps"):
         code, _, err = _run(capsys, "upscale", str(tmp_path / "a.png"), "-s", "2", "-o", str(tmp_path / f"o.{ext}"))
-        assert code == 1
+        assert code == 2
         _error_line(err, f"unsupported output image type '.{ext}'")
     for src, ext, mode in [("a", "bmp", "RGB"), ("la", "bmp", "L"), ("la", "gif", "L"), ("a", "ppm", "RGB"),
                            ("a", "tga", "RGBA"), ("la", "png", "LA")]:
@@ -1049,3 +1049,51 @@ def test_compare_reports_rows_over_every_model() -> None:
     compare(gt, 3, ["srcnn-915-x3", "srcnn-915-x3"], progress=lambda d, t: calls.append((d, t)))
     assert calls and all(t == 2 * 60 for _, t in calls)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == 120
+
+
+def test_width_beyond_the_largest_factor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--width asking for more than x16: for one image a usage error (exit 2, nothing written); in a folder
+    that image fails (exit 1) and the others go on."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_rgb(20, 20)).save(src / "small.png")
+    Image.fromarray(_rgb(150, 200)).save(src / "mid.png")
+    code, _, err = _run(capsys, "upscale", str(src / "small.png"), "--width", "400", "-o", str(tmp_path / "o.png"))
+    assert code == 2 and not (tmp_path / "o.png").exists()
+    _error_line(err, "above the maximum factor of 16")
+    code, _, err = _run(capsys, "upscale", str(src), "--width", "400", "--out-dir", str(tmp_path / "out"), "-q")
+    assert code == 1 and "small.png" in err and "above the maximum factor of 16" in err
+    assert not (tmp_path / "out" / "small.png").exists()
+    with Image.open(tmp_path / "out" / "mid.png") as im:  # x2, the shipped x2 model
+        assert im.size == (400, 300)
+
+
+def test_output_folder_where_no_file_can_be_made(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder that `os.access` calls writable but where no file can be created (root and /proc, a read-only
+    mount seen through a stale permission check) is refused before the work, not after it; the probe
+    leaves nothing behind in folders that are writable."""
+    Image.fromarray(_rgb(20, 24)).save(tmp_path / "a.png")
+    fileio.check_output_path(tmp_path / "o.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+    def refuse(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(fileio.os, "access", lambda *a, **k: True)
+    code, _, err = _run(capsys, "upscale", str(tmp_path / "a.png"), "-s", "2", "-o", str(tmp_path / "o.png"))
+    assert code == 1 and not (tmp_path / "o.png").exists()
+    _error_line(err, f"no file can be created in output folder {tmp_path}", "read-only")
+    code, _, err = _run(capsys, "evaluate", "-s", "3", "--sets", str(tmp_path), "--json", str(tmp_path / "r.json"))
+    assert code == 1
+    _error_line(err, "no file can be created")
+
+
+@pytest.mark.skipif(not (os.path.isdir("/proc") and hasattr(os, "geteuid") and os.geteuid() == 0),
+                    reason="needs Linux's /proc and root (for whom os.access calls /proc writable)")
+def test_proc_refused_before_the_evaluation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Image.fromarray(_rgb(30, 30)).save(tmp_path / "a.png")
+    code, _, err = _run(capsys, "evaluate", "-s", "3", "--sets", str(tmp_path), "--json", "/proc/srcnn.json", "-q")
+    assert code == 1
+    _error_line(err, "no file can be created in output folder /proc")

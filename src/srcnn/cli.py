@@ -860,6 +860,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         except ImageWriteError:
             raise ConfigError(f"--ext {args.ext!r} is not an image type srcnn can write; use png, "
                               "jpg, tif, bmp, webp or same") from None
+    if not batch and not to_stdout and args.output is not None:
+        try:  # an output type srcnn cannot write is a usage error, found before any image is read
+            format_for_path(args.output)
+        except ImageWriteError as e:
+            raise ConfigError(str(e)) from None
     if from_stdin:
         if batch or len(args.inputs) > 1:
             raise ConfigError("'-' (standard input) is one image: give it alone, with -o FILE or -o -")
@@ -994,6 +999,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 if not_run:
                     error(f"stopping: the disk is full; {not_run} image(s) not processed")
                 break
+            except ConfigError as e:
+                if not batch:  # one image: an option it cannot take (--width 20x its width) is a usage error
+                    raise
+                fail(src, str(e))
             except SRCNNError as e:
                 fail(src, str(e))
             except MemoryError:

@@ -91,6 +91,7 @@ def check_output_folder(folder: str | os.PathLike[str], *, create: bool = False)
     if f.is_dir():
         if not os.access(f, os.W_OK | os.X_OK):
             raise ImageWriteError(f"output folder {f} is not writable")
+        _probe_folder(f)
         return f
     anc = f
     while not os.path.lexists(anc) and anc.parent != anc:
@@ -107,6 +108,18 @@ def check_output_folder(folder: str | os.PathLike[str], *, create: bool = False)
     if not os.access(anc, os.W_OK | os.X_OK):
         raise ImageWriteError(f"cannot create output folder {f}: {anc} is not writable")
     return f
+
+
+def _probe_folder(f: Path) -> None:
+    """Create and remove a file in ``f``: ``os.access`` says yes to root for folders where no file can be
+    made (``/proc``, ``/sys``), and a refusal should come before the work, not after it."""
+    try:
+        fd, name = tempfile.mkstemp(dir=f, prefix=".srcnn-probe-")
+    except OSError as e:
+        raise write_error(f"no file can be created in output folder {f}", e) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
 
 
 def make_folder(folder: str | os.PathLike[str]) -> Path:
