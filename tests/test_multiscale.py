@@ -322,7 +322,25 @@ def test_ms_from_anchors_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert tool.main(["3=srcnn-915-x3", "4=srcnn-955-x4", "--out", str(tmp_path / "bad.safetensors")]) == 1
     assert "9-5-5" in capsys.readouterr().err
     assert tool.main(["3=srcnn-915-x3", "2=srcnn-955-ms", "--out", str(tmp_path / "bad.safetensors")]) == 1
-    assert "anchors must be plain" in capsys.readouterr().err
+    assert "9-5-5" in capsys.readouterr().err  # a multi-scale anchor is its network there: still 9-5-5
+    # A multi-scale model as anchors: srcnn-955-ms rebuilt from itself at its knots, plus a knot at x3.25 that holds
+    # its own network there (so every scale is served as before), and then with the x4 knot replaced.
+    ms = load_weights("srcnn-955-ms")
+    assert ms.scale_poly is not None
+    knots = [*ms.scale_poly.knots, 3.25]
+    same, swapped = tmp_path / "same.safetensors", tmp_path / "swapped.safetensors"
+    assert tool.main(["--linear", *(f"{k:g}=srcnn-955-ms" for k in knots), "--out", str(same)]) == 0
+    assert tool.main(["--linear", *(f"{k:g}=srcnn-955-ms" for k in knots if k != 4), "4=srcnn-955-x4",
+                      "--out", str(swapped)]) == 0
+    a, b, x4 = load_weights(same), load_weights(swapped), load_weights("srcnn-955-x4").plain_state()
+    assert a.scale_poly is not None and a.scale_poly.knots == tuple(sorted(knots))
+    for scale in (1.5, 2.2, 3.25, 3.3, 3.75, 3.9, 4.0):
+        pa, pm = a.plain_state(scale), ms.plain_state(scale)
+        assert all(torch.allclose(pa[n], pm[n], atol=1e-6) for n in pm), scale
+    for scale in (2.2, 3.5):  # below the replaced knot's neighbour: unchanged
+        pb, pm = b.plain_state(scale), ms.plain_state(scale)
+        assert all(torch.allclose(pb[n], pm[n], atol=1e-6) for n in pm), scale
+    assert all(torch.equal(b.plain_state(4.0)[n], x4[n]) for n in x4)
     assert tool.main(["3=srcnn-915-x3", "4=srcnn-915-x4", "--out", str(out)]) == 1  # never overwritten
     assert not (tmp_path / "bad.safetensors").exists()
 

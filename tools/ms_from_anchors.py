@@ -14,6 +14,13 @@ x2.5 on 15 BSDS200 images, below each network alone, 30.61 and 30.48; bicubic 29
 can be fine-tuned further with ``srcnn train --scale-poly DEGREE --init-from`` it (or
 ``--scale-knots``). A polynomial through far-apart anchors can swing between them (9-1-5 through
 x1.5 / 2 / 3 / 4 siblings: x2.5 fell below bicubic); piecewise-linear cannot.
+
+An anchor may be a multi-scale model, which stands for its network at the anchor's scale: so one knot of
+a piecewise-linear model is replaced, and another added where it was linear, without changing the rest
+(how srcnn-955-ms got its x3.75 and new x4 knots):
+
+    python tools/ms_from_anchors.py --linear 1.5=OLD 2=OLD 2.5=OLD 3=OLD 3.5=OLD 3.75=OLD \\
+        4=runs/zoo/955-knot-x4/last.safetensors --out ms.safetensors --name srcnn-955-ms
 """
 
 from __future__ import annotations
@@ -43,9 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             if not sep:
                 raise SRCNNError(f"anchor {a!r}: expected SCALE=WEIGHTS")
             w = load_weights(spec)
-            if w.scale_poly is not None:
-                raise SRCNNError(f"anchor {spec}: a scale-conditioned model; anchors must be plain networks")
-            anchors[float(s)] = w
+            k = float(s)
+            if w.scale_poly is not None:  # a multi-scale model: its network at the anchor's scale
+                w = Weights(w.config, w.plain_state(k), scales=(k,), channels_mode=w.channels_mode,
+                            name=f"{w.name or spec} at x{k:g}", provenance=w.provenance)
+            anchors[k] = w
         first = next(iter(anchors.values()))
         for spec, w in anchors.items():
             if w.config.with_padding("valid") != first.config.with_padding("valid"):
