@@ -489,10 +489,11 @@ def test_option_values_out_of_range_are_usage_errors(lr_png: Path, tmp_path: Pat
     assert _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "t.png"), "--tile", "16")[0] == 0
     assert _run(capsys, "upscale", str(lr_png), "-s", "2", "-o", str(tmp_path / "w.png"), "--tile", "0")[0] == 0
     # equal up to float rounding (tilings differ by ~4e-7, see srcnn.engine), which can flip a uint8 rounding that
-    # sits at .5: with srcnn-955-x2 (symmetric padding) 1 of the 129,024 values differs, by 1
+    # sits at .5: with srcnn-955-x2 (symmetric padding) 4 of the 129,024 values differ, by 1 (1 before conv2's Winograd
+    # products were stacked over the tap rows, which changed the order of the sums)
     t, w = (np.asarray(Image.open(tmp_path / f), dtype=int) for f in ("t.png", "w.png"))
     d = np.abs(t - w)
-    assert d.max() <= 1 and np.count_nonzero(d) <= 3
+    assert d.max() <= 1 and np.count_nonzero(d) <= 10
 
 
 def test_every_option_has_help() -> None:
