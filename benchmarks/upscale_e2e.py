@@ -54,7 +54,7 @@ def phases(src: Path, dst: Path, weights: str, threads: int) -> dict[str, float]
     from srcnn.cli import _save_image
     from srcnn.engine import Engine
     from srcnn.fileio import atomic_write_with
-    from srcnn.images import read_image
+    from srcnn.images import read_image, save_params
     from srcnn.infer import resolve_model, upscale_picture
 
     torch.set_num_threads(threads)
@@ -78,7 +78,8 @@ def phases(src: Path, dst: Path, weights: str, threads: int) -> dict[str, float]
         t2 = time.perf_counter()
     finally:
         Engine.run_rows = real_run_rows  # type: ignore[method-assign]
-    atomic_write_with(dst, lambda f: _save_image(img, f, "PNG"), overwrite=True)
+    params, _ = save_params(pic, "PNG", img.size)  # as `srcnn upscale` writes it (ICC profile, text)
+    atomic_write_with(dst, lambda f: _save_image(img, f, "PNG", params), overwrite=True)
     t3 = time.perf_counter()
     return {"decode_s": t1 - t0, "network_s": net[0], "colour_bicubic_s": t2 - t1 - net[0],
             "encode_s": t3 - t2, "total_s": t3 - t0, "output_mp": img.size[0] * img.size[1] / 1e6}

@@ -123,9 +123,10 @@ def sigterm_when(argv: list[str], ready: Callable[[], bool], timeout: float = 12
     return proc.returncode, err
 
 
-def load_tool(name: str) -> Any:
-    """The module of ``tools/NAME.py`` (the tools are scripts, not part of the package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "tools" / f"{name}.py")
+def load_tool(name: str, folder: str = "tools") -> Any:
+    """The module of ``tools/NAME.py`` (the tools are scripts, not part of the package), or of another folder's
+    script (``benchmarks``)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
