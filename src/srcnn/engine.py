@@ -93,8 +93,9 @@ from .symmetry import DIHEDRAL_ORDER, dihedral, dihedral_inverse
 #: best (0.47 against 0.42 at 2048, before Winograd). On CUDA one chunk per frame.
 CPU_CHUNK = 2048
 CPU_CHUNK_WIDE = 4096  # for f2 > 1
-#: Winograd tiles (of 4 outputs) per conv2 chunk: 9-5-5 512x512, 2 workers: 1024 tiles 0.60 MP/s,
-#: 2048 tiles 0.65 MP/s, 4096 tiles 0.64 MP/s.
+#: Winograd tiles (of 4 outputs) per conv2 chunk, rounded to whole output rows: 9-5-5 512x512, 2 workers:
+#: 1024 tiles 0.60 MP/s, 2048 tiles 0.65 MP/s, 4096 tiles 0.64 MP/s (session 3); with the row-stacked products
+#: of 2026-11-27, 1024 / 2048 / 4096 / 8192 tiles within this machine's noise of each other.
 WINO_TILES = 2048
 GPU_CHUNK = 1 << 22
 
