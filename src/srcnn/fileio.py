@@ -89,9 +89,7 @@ def check_output_folder(folder: str | os.PathLike[str], *, create: bool = False)
     """
     f = Path(folder).expanduser() if str(folder) else Path(".")
     if f.is_dir():
-        if not os.access(f, os.W_OK | os.X_OK):
-            raise ImageWriteError(f"output folder {f} is not writable")
-        _probe_folder(f)
+        _probe_folder(f)  # also what os.access would say, and true for root too
         return f
     anc = f
     while not os.path.lexists(anc) and anc.parent != anc:
@@ -111,8 +109,8 @@ def check_output_folder(folder: str | os.PathLike[str], *, create: bool = False)
 
 
 def _probe_folder(f: Path) -> None:
-    """Create and remove a file in ``f``: ``os.access`` says yes to root for folders where no file can be
-    made (``/proc``, ``/sys``), and a refusal should come before the work, not after it."""
+    """Create and remove a file in ``f``, the way an output is written: ``os.access`` says yes to root for
+    folders where no file can be made (``/proc``, ``/sys``), and a refusal should come before the work."""
     try:
         fd, name = tempfile.mkstemp(dir=f, prefix=".srcnn-probe-")
     except OSError as e:

@@ -121,16 +121,22 @@ _ALL_SETS = "--train-set T91 --train-set BSDS200 --train-set General100"
 _DOWN = "--downscale 0.9 --downscale 0.8 --downscale 0.7 --downscale 0.6"
 
 
+def _zoo_stage(run: str, args: str, minutes: tuple[float, float], steps: int, gain: str, rule: str,
+               note: str = "") -> str:
+    """A stage run by tools/train_zoo.sh with FROM_SHIPPED=1 (one GPU call, then a resume in a second) that
+    replaced the shipped model by the selection rule."""
+    return (f"tools/train_zoo.sh with FROM_SHIPPED=1, run {run}: srcnn train {args} --recipe fast --size 64 "
+            f"--batch-size 128 --max-minutes {minutes[0]:g}, then --resume --max-minutes {minutes[1]:g} (one H200 "
+            f"shared by 3 runs, {steps}k steps{note}); it replaced the model by scoring {gain} dB higher on 15 "
+            f"BSDS200 images{rule}")
+
+
 def _trained_on(name: str, args: str, minutes: tuple[float, float], steps: int, gain: str, rule: str = "") -> str:
-    """The recipe's last stage for a model trained on from its shipped weights (tools/train_zoo.sh FROM_SHIPPED=1,
-    one GPU call, then a resume in a second)."""
+    """The recipe's stage for a model trained on from its shipped weights (the first session of such stages)."""
     sym, rep = _BEFORE_RETRAIN[name]
     run = name.removeprefix("srcnn-") + ("d" if "--distill-from" in args else "")
     return (f"; shipped before (sha256 {sym}..., the same tensors with replicate padding {rep}...), then "
-            f"tools/train_zoo.sh with FROM_SHIPPED=1, run {run}: srcnn train {args} --recipe fast --size 64 "
-            f"--batch-size 128 --max-minutes {minutes[0]:g}, then --resume --max-minutes {minutes[1]:g} (one H200 "
-            f"shared by 3 runs, {steps}k steps; trained and run with symmetric padding); it replaced the model by "
-            f"scoring {gain} dB higher on 15 BSDS200 images{rule}")
+            + _zoo_stage(run, args, minutes, steps, gain, rule, "; trained and run with symmetric padding"))
 
 
 def _ours(arch: str, k: int, sha256: str, meta: dict[str, Any], recipe: str) -> ModelInfo:
@@ -158,11 +164,10 @@ def _distilled_again(sha: str, args: str, run: str, minutes: tuple[float, float]
                      rule: str = "") -> str:
     """The stage of 2026-11-27's second GPU session: one more round of self-distillation from the model shipped
     before (sha256 ``sha``), as tools/train_zoo.sh runs it (FROM_SHIPPED=1, run ``run``)."""
-    return (f"; shipped so (sha256 {sha}...), then distilled into itself: tools/train_zoo.sh with FROM_SHIPPED=1, "
-            f"run {run}: srcnn train {args} --init-from that model --distill-from that model (labels: 0.5 ground "
-            f"truth + 0.5 its 8-view self-ensemble) --lr 1e-4 --warmup 200 --recipe fast --size 64 --batch-size 128 "
-            f"--max-minutes {minutes[0]:g}, then --resume --max-minutes {minutes[1]:g} (one H200 shared by 3 runs, "
-            f"{steps}k steps); it replaced the model by scoring {gain} dB higher on 15 BSDS200 images{rule}")
+    distill = (f"{args} --init-from that model --distill-from that model (labels: 0.5 ground truth + 0.5 its "
+               "8-view self-ensemble) --lr 1e-4 --warmup 200")
+    return f"; shipped so (sha256 {sha}...), then distilled into itself: " + _zoo_stage(
+        run, distill, minutes, steps, gain, rule)
 
 
 _RECIPE_955_4_AGAIN = _RECIPE_955_4 + _distilled_again(
