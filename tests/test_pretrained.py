@@ -50,8 +50,8 @@ def test_per_scale_models_continue_the_multiscale_knots(k: int) -> None:
     # 11.6 % relative L2) and at least twice as far from the multi-scale network a quarter scale away (41 % or more);
     # x3 moved far in its last 11.2 minutes (measured 43 %), yet its own knot stays the nearest. The x4 knot
     # (srcnn-955-x4 at 26.3 minutes, fine-tuned towards the 37.5-minute model's self-ensemble) and srcnn-955-x4 (that
-    # 37.5-minute model distilled into itself) went on from one ancestor on two paths: measured 27 % apart, 55 % from
-    # the knot at x3.75.
+    # 37.5-minute model distilled into itself, twice) went on from one ancestor on two paths: measured 38 % apart (27 %
+    # after the first distillation), 61 % from the knot at x3.75.
     ms, per = load_shipped("srcnn-955-ms"), load_shipped(f"srcnn-955-x{k}")
     plain = per.plain_state()
     norm = sum(float((t**2).sum()) for t in plain.values()) ** 0.5
@@ -66,7 +66,7 @@ def test_per_scale_models_continue_the_multiscale_knots(k: int) -> None:
     elif k == 3:
         assert 0.3 < near < 0.5, (k, near)
     else:
-        assert 0.2 < near < 0.35, (k, near)
+        assert 0.2 < near < 0.45, (k, near)
     for s in (k - 0.25, k + 0.25):
         if 1.5 <= s <= 4:
             assert rel(s) > max(0.25, (2 if k == 2 else 1.15) * near), (k, s)
@@ -75,7 +75,7 @@ def test_per_scale_models_continue_the_multiscale_knots(k: int) -> None:
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_multiscale_model_within_005_db_of_the_per_scale_model(k: int) -> None:
     # Done-means 2 of #4, on the registry's Set5 figures (which test_shipped_model_results_hold_on_set5 measures):
-    # the multi-scale model is within 0.05 dB of the per-scale model (measured: 0.024 / 0.049 / 0.032 at x2 / 3 / 4).
+    # the multi-scale model is within 0.05 dB of the per-scale model (measured: 0.024 / 0.049 / 0.046 at x2 / 3 / 4).
     ms_claim = get_info("srcnn-955-ms").results()[float(k)]["set5_psnr"]
     per_claim = get_info(f"srcnn-955-x{k}").results()[float(k)]["set5_psnr"]
     assert abs(ms_claim - per_claim) <= 0.05, (k, ms_claim, per_claim)
