@@ -17,9 +17,9 @@ x1.5 / 2 / 3 / 4 siblings: x2.5 fell below bicubic); piecewise-linear cannot.
 
 An anchor may be a multi-scale model, which stands for its network at the anchor's scale: so one knot of
 a piecewise-linear model is replaced, and another added where it was linear, without changing the rest
-(how srcnn-955-ms got its x3.75 and new x4 knots):
+(how srcnn-955-ms got its x3.75 knot and a new x4 one, and later its x3.875 knot and the next x4 one):
 
-    python tools/ms_from_anchors.py --linear 1.5=OLD 2=OLD 2.5=OLD 3=OLD 3.5=OLD 3.75=OLD \\
+    python tools/ms_from_anchors.py --linear 1.5=OLD 2=OLD 2.5=OLD 3=OLD 3.5=OLD 3.75=OLD 3.875=OLD \\
         4=runs/zoo/955-knot-x4/last.safetensors --out ms.safetensors --name srcnn-955-ms
 """
 

@@ -68,31 +68,35 @@ _RECIPE_915_3 = (_RECIPE_915.format(k=3, total=_TOTAL_915_34) + "; shipped befor
                  + _DISTILLED_915.format(k=3) + ", then --resume twice, stopped by the ends of three GPU calls at "
                  "1.6, 4.8 and 5.6 of its 6.5 minutes (48k steps); it replaced the model by scoring 0.0065 dB higher "
                  "on 15 BSDS200 images, held out from 9-1-5 training (T91 only)")
-_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 3.75, 4 (tools/ms_from_anchors.py --linear); knots "
-              "x2 and 3: srcnn-955-x2 and -x3 at 10 minutes (sha256 6c153d1c..., d4324ef4...; they have trained 16.3 "
-              "and 27.5 minutes more since); knot x4: tools/train_zoo.sh run 955-knot-x4, the earlier x4 knot "
-              "(srcnn-955-x4 at 26.3 minutes, sha256 1b36207f...) fine-tuned towards the 8-view self-ensemble of "
-              "srcnn-955-x4 (sha256 1b46db34..., shipped then): srcnn train --arch 9-5-5 --scale 4 --train-set T91 "
-              "--train-set BSDS200 --train-set General100 --downscale 0.9 --downscale 0.8 --downscale 0.7 "
-              "--downscale 0.6 --init-from srcnn-955-ms (sha256 836e1b9c..., folded at x4) --distill-from "
+_RECIPE_MS = ("piecewise linear over knots x1.5, 2, 2.5, 3, 3.5, 3.75, 3.875, 4 (tools/ms_from_anchors.py --linear); "
+              "knots x2 and 3: srcnn-955-x2 and -x3 at 10 minutes (sha256 6c153d1c..., d4324ef4...; they have trained "
+              "16.3 and 27.5 minutes more since); knot x4: tools/train_zoo.sh run 955-knot-x4, twice. First the "
+              "earlier x4 knot (srcnn-955-x4 at 26.3 minutes, sha256 1b36207f...) fine-tuned towards the 8-view "
+              "self-ensemble of srcnn-955-x4 (sha256 1b46db34..., shipped then): srcnn train --arch 9-5-5 --scale 4 "
+              "--train-set T91 --train-set BSDS200 --train-set General100 --downscale 0.9 --downscale 0.8 --downscale "
+              "0.7 --downscale 0.6 --init-from srcnn-955-ms (sha256 836e1b9c..., folded at x4) --distill-from "
               "srcnn-955-x4 (labels: 0.5 ground truth + 0.5 the teacher's self-ensemble) --lr 1e-4 --warmup 200 "
-              "--recipe fast --size 64 --batch-size 128 --max-minutes 7 (one H200 shared by 3 runs, 40k steps); knot "
-              "x3.75: the earlier srcnn-955-ms's own weights at x3.75, so that nothing below x3.75 changed when the x4 "
-              "knot did (it scored +0.002 / +0.004 / +0.009 / +0.010 dB at x3.8125 / 3.875 / 3.9375 / 4 on 15 BSDS200 "
-              "images). Before (sha256 836e1b9c...), knot x4 was srcnn-955-x4 at 26.3 minutes, which had replaced "
-              "its 10-minute weights (e96f12d5...) by scoring +0.001 / +0.002 / +0.005 / +0.007 dB at x3.625 / 3.75 "
-              "/ 3.875 / 4 and the same elsewhere; knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained like the "
-              "10-minute ones at x1.5; "
-              "knots x2.5 and 3.5: the knots model of 2026-11-25 (sha256 5a8a3f66...) "
-              "there, itself the quadratic srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 "
-              "--scale 3.5 --scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, sha256 "
-              "176cc372...) --recipe fast --size 64 --batch-size 128 --train-set T91 --train-set BSDS200 --train-set "
-              "General100 --max-minutes 7, then --resume --balance-scales --max-minutes 9.6 (on an H200), folded, "
-              "then each fine-tuned at its scale: srcnn train --arch 9-5-5 --scale 2.5 (3.5) --init-from "
-              "srcnn-955-ms (sha256 69add954...) --recipe fast --size 64 --batch-size 16 --lr 1e-4 --warmup 50 "
-              "--train-set T91 --train-set BSDS200 --train-set General100 --max-minutes 32 (one CPU thread each, "
-              "3.3k steps). All knots descend from that one model, so the weights between knots interpolate. Shipped "
-              "before with the 10-minute x4 knot (sha256 ec5efe60..., with replicate padding 17e462d7...)")
+              "--recipe fast --size 64 --batch-size 128 --max-minutes 7 (one H200 shared by 3 runs, 40k steps), "
+              "shipped with a knot at x3.75 holding the earlier srcnn-955-ms's own weights there, so that nothing "
+              "below x3.75 changed (it scored +0.002 / +0.004 / +0.009 / +0.010 dB at x3.8125 / 3.875 / 3.9375 / 4 on "
+              "15 BSDS200 images; sha256 1c5d4b52...). Then the same again, towards srcnn-955-x4's next weights "
+              "(sha256 164f9d2c..., shipped then), from that model's x4 knot (--init-from srcnn-955-ms, sha256 "
+              "1c5d4b52..., folded at x4) with --max-minutes 7.5, then --resume --max-minutes 11.5 (one H200 shared "
+              "by 2 runs, 88k steps), shipped with a knot at x3.875 holding the earlier model's own weights there, so "
+              "that nothing below x3.875 changed (it scored +0.0026 / +0.0075 dB at x3.9375 / 4 on the 15 images). "
+              "Before (sha256 836e1b9c...), knot x4 was srcnn-955-x4 at 26.3 minutes, which had replaced its "
+              "10-minute weights (e96f12d5...) by scoring +0.001 / +0.002 / +0.005 / +0.007 dB at x3.625 / 3.75 / "
+              "3.875 / 4 and the same elsewhere; knot x1.5: tools/train_zoo.sh run 955-sib-x1.5, trained like the "
+              "10-minute ones at x1.5; knots x2.5 and 3.5: the knots model of 2026-11-25 (sha256 5a8a3f66...) there, "
+              "itself the quadratic srcnn train --arch 9-5-5 --scale 3 --scale 1.5 --scale 2 --scale 2.5 --scale 3.5 "
+              "--scale 4 --scale-poly 2 --init-from srcnn-955-x3 (its 11.3-minute weights, sha256 176cc372...) "
+              "--recipe fast --size 64 --batch-size 128 --train-set T91 --train-set BSDS200 --train-set General100 "
+              "--max-minutes 7, then --resume --balance-scales --max-minutes 9.6 (on an H200), folded, then each "
+              "fine-tuned at its scale: srcnn train --arch 9-5-5 --scale 2.5 (3.5) --init-from srcnn-955-ms (sha256 "
+              "69add954...) --recipe fast --size 64 --batch-size 16 --lr 1e-4 --warmup 50 --train-set T91 --train-set "
+              "BSDS200 --train-set General100 --max-minutes 32 (one CPU thread each, 3.3k steps). All knots descend "
+              "from that one model, so the weights between knots interpolate. Shipped before with the 10-minute x4 "
+              "knot (sha256 ec5efe60..., with replicate padding 17e462d7...)")
 
 
 def _results(set5: tuple[float, float], set14: tuple[float, float], bsd100: tuple[float, float]) -> dict[str, Any]:
@@ -201,8 +205,8 @@ REGISTRY: tuple[ModelInfo, ...] = (
           _RECIPE_915_4_AGAIN),
     # One network for every scale from 1.5 to 4 (weights piecewise linear in the scale, folded per scale).
     ModelInfo(name="srcnn-955-ms", file="srcnn-955-ms.safetensors",
-              sha256="1c5d4b521ddeb4e6d0f76542094540730cc9d0fb70ed04277f21fa25c62dabe8", arch="9-5-5",
-              scales=(1.5, 2.0, 2.5, 3.0, 3.5, 3.75, 4.0), channels_mode="y",
+              sha256="e18eca7c6bb623bbd730a495a68d569720e7cf0d9c12eb2750d07c20f96aa140", arch="9-5-5",
+              scales=(1.5, 2.0, 2.5, 3.0, 3.5, 3.75, 3.875, 4.0), channels_mode="y",
               recipe=_RECIPE_MS + "; run with symmetric padding",
               meta={"per_scale": {
                   "1.5": _results(set5=(40.300, 0.9761), set14=(36.050, 0.9537), bsd100=(34.907, 0.9488)),
@@ -211,7 +215,8 @@ REGISTRY: tuple[ModelInfo, ...] = (
                   "3": _results(set5=(32.848, 0.9115), set14=(29.355, 0.8230), bsd100=(28.478, 0.7886)),
                   "3.5": _results(set5=(31.579, 0.8883), set14=(28.276, 0.7847), bsd100=(27.562, 0.7475)),
                   "3.75": _results(set5=(30.968, 0.8779), set14=(27.896, 0.7688), bsd100=(27.251, 0.7304)),
-                  "4": _results(set5=(30.577, 0.8675), set14=(27.587, 0.7558), bsd100=(26.984, 0.7148)),
+                  "3.875": _results(set5=(30.714, 0.8711), set14=(27.698, 0.7619), bsd100=(27.068, 0.7230)),
+                  "4": _results(set5=(30.604, 0.8681), set14=(27.606, 0.7564), bsd100=(26.994, 0.7152)),
               }}),
 )
 
