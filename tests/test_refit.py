@@ -1,0 +1,97 @@
+"""tools/refit_last_layer.py: the least-squares conv3 is the optimum of the network's own forward pass."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+from srcnn.data import make_pair
+from srcnn.evaluate import load_ground_truth
+from srcnn.weights import load_weights, save_weights
+
+from .conftest import load_tool
+
+
+def _photos(folder: Path) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for name, img in (("a.png", skdata.astronaut()[100:160, 180:250]), ("b.png", skdata.camera()[200:254, 240:300]),
+                      ("c.png", skdata.chelsea()[60:117, 120:183])):
+        Image.fromarray(img).save(folder / name)
+        paths.append(folder / name)
+    return paths
+
+
+def _mse_and_grad(w, files: list[Path], scale: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """MSE over the shaved pixels by the network's forward pass itself, and the norm of its gradient in conv3."""
+    net = w.build()
+    b = math.ceil(scale)
+    err, n = torch.zeros((), dtype=torch.float64), 0
+    for f in files:
+        p = make_pair(load_ground_truth(f), scale, "y", f.name)
+        out = net(torch.from_numpy(p.bicubic)[None])[0, 0, b:-b, b:-b]
+        gt = torch.from_numpy(p.gt)[0, b:-b, b:-b]
+        err = err + ((out.double() - gt.double()) ** 2).sum()
+        n += gt.numel()
+    mse = err / n
+    gw, gb = torch.autograd.grad(mse, [net.conv3.weight, net.conv3.bias])
+    return float(mse.detach()), float(torch.cat([gw.reshape(-1), gb]).norm())
+
+
+@pytest.mark.parametrize("padding", ["symmetric", "replicate"])
+def test_refit_is_the_least_squares_optimum_of_the_forward_pass(tmp_path: Path, padding: str) -> None:
+    tool = load_tool("refit_last_layer")
+    files = _photos(tmp_path / "set")
+    w = load_weights("srcnn-915-x3")
+    w = replace(w, config=w.config.with_padding(padding))  # type: ignore[arg-type]
+    src = tmp_path / "in.safetensors"
+    save_weights(w, src)
+    out = tmp_path / "refit.safetensors"
+    assert tool.main([str(src), str(out), "--scale", "3", "--train-set", str(tmp_path / "set")]) == 0
+    r = load_weights(out)
+    for k in ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"):
+        assert torch.equal(r.state_dict[k], w.state_dict[k]), k
+    assert not torch.equal(r.state_dict["conv3.weight"], w.state_dict["conv3.weight"])
+    assert r.config.padding == padding and "least squares" in r.provenance
+    before, g_before = _mse_and_grad(w, files, 3)
+    after, g_after = _mse_and_grad(r, files, 3)
+    # fitted to 3 small images, so it must fit them better, and sit where the gradient of the real forward pass
+    # (other code than the tool's features and unfold) in conv3 vanishes
+    assert after < before * 0.99, (before, after)
+    assert g_after < 1e-3 * g_before, (g_before, g_after)
+
+
+def test_refit_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tool = load_tool("refit_last_layer")
+    _photos(tmp_path / "set")
+    out = tmp_path / "o.safetensors"
+    with pytest.raises(SystemExit) as e:
+        tool.main(["srcnn-915-x3", str(out), "--scale", "3", "--train-set", str(tmp_path / "set"), "--fraction", "0"])
+    assert e.value.code == 2
+    assert tool.main(["srcnn-955-ms", str(out), "--scale", "3", "--train-set", str(tmp_path / "set")]) == 1
+    assert "single-scale" in capsys.readouterr().err
+    out.write_bytes(b"keep")
+    assert tool.main(["srcnn-915-x3", str(out), "--scale", "3", "--train-set", str(tmp_path / "set")]) == 1
+    assert out.read_bytes() == b"keep"  # never overwritten
+    assert "exists" in capsys.readouterr().err
+
+
+def test_sampled_fit_and_reported_errors(tmp_path: Path) -> None:
+    tool = load_tool("refit_last_layer")
+    files = _photos(tmp_path / "set")
+    w = load_weights("srcnn-915-x3")
+    full, before, after, n = tool.refit(w, 3, files)
+    half, _, after_half, n_half = tool.refit(w, 3, files, fraction=0.5, seed=1)
+    assert 0.4 * n < n_half < 0.6 * n
+    assert after < before and after_half < before
+    # the full fit is the optimum over all the pixels, so the half-sample fit can only be worse there (with 801
+    # unknowns and ~5k pixels it overfits its half); the MSE the tool reports is the forward pass's
+    assert np.isclose(_mse_and_grad(full, files, 3)[0], after, rtol=1e-4)
+    assert _mse_and_grad(half, files, 3)[0] > after
