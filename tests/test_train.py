@@ -150,6 +150,8 @@ def test_refuses_to_clobber_a_run(tiny_root: Path, tmp_path: Path, capsys: pytes
     assert "--resume" in capsys.readouterr().err
 
 
+# torch warns that the hand-made pickle is not its own protocol; the refusal is what is tested
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_malicious_checkpoint_refused(tmp_path: Path, tiny_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     marker = tmp_path / "pwned"
 
