@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -649,3 +651,35 @@ def test_resume_refuses_another_scale(tiny_root: Path, tmp_path: Path, capsys: p
     assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 10
     assert main([*argv, "--scale", "2"]) == 0
     assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 20
+
+
+def test_best_weights_record_the_set_that_picked_them(tiny_root: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # best.safetensors is chosen by the monitoring set's PSNR; when that is a test set (Set5 by default) its figure
+    # there is not a fair test: train says so at the end, and evaluate says so whenever it scores the file on that set
+    val = tmp_path / "Set5"
+    shutil.copytree(tiny_root / "val", val)
+    out = tmp_path / "run"
+    assert main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", str(val), "-q",
+                 "--max-steps", "4", "--eval-every", "2", "--ckpt-every", "2", "--batch-size", "4",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "best.safetensors is the step that scored best on Set5, a test set" in text
+    best, last = load_weights(out / "best.safetensors"), load_weights(out / "last.safetensors")
+    assert best.extra.get("picked_on") == "Set5" and "picked by its PSNR on Set5" in best.provenance
+    assert "picked_on" not in last.extra
+    report = tmp_path / "e.json"
+    assert main(["evaluate", "-q", "-w", str(out / "best.safetensors"), "--sets", str(val), "-s", "3",
+                 "--json", str(report)]) == 0
+    err = capsys.readouterr().err
+    assert "scored best on Set5" in err and "not a fair test" in err
+    assert json.loads(report.read_text())["picked_on"] == "Set5"
+    assert main(["evaluate", "-q", "-w", str(out / "last.safetensors"), "--sets", str(val), "-s", "3"]) == 0
+    assert "fair test" not in capsys.readouterr().err
+    # a held-out monitoring folder of another name: no such line
+    out2 = tmp_path / "run2"
+    assert main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
+                 "--max-steps", "2", "--eval-every", "2", "--ckpt-every", "2", "--batch-size", "4",
+                 "--out", str(out2)]) == 0
+    assert "a test set" not in capsys.readouterr().out
+    assert load_weights(out2 / "best.safetensors").extra.get("picked_on") == "val"

@@ -311,8 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--train-set", action="append", dest="train_sets", metavar="NAME_OR_DIR",
                     help="training set name in the data root or a folder; repeatable (default T91)")
     tr.add_argument("--val-set", default="Set5",
-                    help="set to monitor PSNR on (default Set5; monitoring only, never used to "
-                    "pick shipped weights)")
+                    help="set to monitor PSNR on (default Set5, as the paper's convergence curves); "
+                    "best.safetensors is the step that scored best on it, so with a test set "
+                    "report last.safetensors (never used to pick shipped weights)")
     tr.add_argument("--data-root", default=None, help="data root (default: $SRCNN_DATA, else "
                     "~/.local/share/srcnn/data)")
     tr.add_argument("--recipe", default="fast", choices=["paper", "fast"], help="training recipe "
@@ -598,10 +599,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if rgb:
             line += f"  {s.mean('psnr_rgb_bicubic'):.2f} / {s.mean('psnr_rgb_model'):.2f}"
         print(line)
+    picked_on = w.extra.get("picked_on", "")
+    if picked_on in {s.name for s in results}:
+        _note(f"note: these weights are the training step that scored best on {picked_on} (srcnn train's "
+              f"best.safetensors), so their {picked_on} figure is not a fair test; evaluate last.safetensors")
     if args.json:
         doc = {"weights": args.weights, "model": w.name, "arch": w.config.name, "scale": scale,
                "channels_mode": mode, "self_ensemble": args.self_ensemble, "padding": model.config.padding,
-               "sets": [s.to_dict() for s in results]}
+               "sets": [s.to_dict() for s in results], **({"picked_on": picked_on} if picked_on else {})}
         atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(),
                            overwrite=args.overwrite)
         print(f"\nwrote {args.json}")
@@ -1039,8 +1044,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .datasets import TEST_SETS
     from .infer import check_scale
-    from .train import TrainConfig, train
+    from .train import TrainConfig, train, val_set_label
 
     scales = tuple(check_scale(s) for s in (args.scales or [3.0]))
     cfg = TrainConfig(arch=args.arch, channels=args.channels, scales=scales,
@@ -1126,6 +1132,10 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{res['best_val_psnr']:.2f} dB; {res['elapsed_s'] / 60:.1f} min of training "
               f"(this start: {((first_step_at or time.monotonic()) - started) / 60:.1f} min of setup first); "
               f"files in {res['out']}")
+        label = val_set_label(args.val_set)
+        if label in TEST_SETS:
+            print(f"best.safetensors is the step that scored best on {label}, a test set: its {label} figures are "
+                  "not a fair test; report last.safetensors (or monitor a held-out folder with --val-set)")
     return EXIT_OK
 
 

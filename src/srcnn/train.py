@@ -26,8 +26,10 @@ A resumed run may change options; those that shape the training are reported (:f
 
 Files in the run folder (written by rank 0 only, each atomically): ``checkpoint.pt`` (model,
 optimiser, step, RNG state, elapsed time, config: plain tensors and builtins, loadable with
-``torch.load(weights_only=True)``), ``metrics.csv``, ``best.safetensors`` (best monitoring PSNR) and
-``last.safetensors``, and TensorBoard events when tensorboard is installed.
+``torch.load(weights_only=True)``), ``metrics.csv``, ``best.safetensors`` (best monitoring PSNR; the file
+records the set it was picked on, ``picked_on`` in its metadata, so that ``srcnn evaluate`` can say when a
+figure on that set is not a fair test) and ``last.safetensors``, and TensorBoard events when tensorboard is
+installed.
 
 The batch drawn at step ``t`` is a pure function of (seed, t), so a resumed run sees exactly the
 batches an unbroken one would, and under ``torchrun`` the global batch is split between ranks:
@@ -787,7 +789,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         loss_sum, loss_n, row_step = 0.0, 0, step
         if last_val > best:
             best = last_val
-            _save_weights(model, cfg, step, out / "best.safetensors", f"{out.name}-best")
+            _save_weights(model, cfg, step, out / "best.safetensors", f"{out.name}-best",
+                          picked_on=val_set_label(cfg.val_set))
 
     def save() -> None:
         if rank != 0 or diverged:
@@ -869,7 +872,14 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             "out": str(out), "elapsed_s": elapsed(), "subimages": batches.n, "rank": rank, "world": world}
 
 
-def _save_weights(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig, step: int, path: Path, name: str) -> None:
+def val_set_label(val_set: str) -> str:
+    """The name a monitoring set goes by (a folder's own name for a path: ``/data/Set5`` -> ``Set5``)."""
+    return Path(val_set).name or val_set
+
+
+def _save_weights(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig, step: int, path: Path, name: str,
+                  picked_on: str = "") -> None:
+    """Save the model as weights; ``picked_on`` names the set whose PSNR chose this step (best.safetensors)."""
     tensors = model.state_dict() if isinstance(model, SRCNN) else \
         {k: v.detach() for k, v in model.poly_tensors().items()}
     w = Weights(config=model.config.with_padding(inference_padding(model.config.padding)), state_dict=tensors,
@@ -879,8 +889,8 @@ def _save_weights(model: SRCNN | ScaleConditionedSRCNN, cfg: TrainConfig, step: 
                            f"{f' scale-poly={cfg.scale_poly}' if cfg.scale_poly else ''}"
                            f"{' scale-knots=' + ','.join(f'{k:g}' for k in cfg.scale_knots) if cfg.scale_knots else ''}"
                            f" sets={'+'.join(cfg.train_sets)} "
-                           f"step={step}",
-                name=name)
+                           f"step={step}{f' picked by its PSNR on {picked_on}' if picked_on else ''}",
+                name=name, extra={"picked_on": picked_on} if picked_on else {})
     save_weights(w, path, overwrite=True)
 
 
