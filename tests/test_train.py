@@ -24,7 +24,7 @@ from srcnn.errors import ConfigError, DataError, TrainingError, WeightsError
 from srcnn.train import TrainConfig, load_checkpoint, read_metrics, step_parts, train
 from srcnn.weights import load_weights
 
-from .conftest import sigterm_when
+from .conftest import load_tool, sigterm_when
 
 
 @pytest.fixture(scope="module")
@@ -676,6 +676,10 @@ def test_best_weights_record_the_set_that_picked_them(tiny_root: Path, tmp_path:
     assert json.loads(report.read_text())["picked_on"] == "Set5"
     assert main(["evaluate", "-q", "-w", str(out / "last.safetensors"), "--sets", str(val), "-s", "3"]) == 0
     assert "fair test" not in capsys.readouterr().err
+    ship = load_tool("ship_model")  # and such a file is never shipped (refused before anything is written)
+    assert ship.main([str(out / "best.safetensors"), "srcnn-test-only", "--recipe", "x"]) == 1
+    assert "a test set" in capsys.readouterr().err
+    assert not (ship.MODELS / "srcnn-test-only.safetensors").exists()
     # a held-out monitoring folder of another name: no such line
     out2 = tmp_path / "run2"
     assert main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "-q",
