@@ -44,6 +44,9 @@ def test_val15_verdicts_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert (r["verdict"] == "ship") == (r["scales"]["3"]["candidate"] >= r["scales"]["3"]["shipped"] + 0.003)
     assert tool.main([*root, "srcnn-915-x3=srcnn-915-x3", "--min-gain", "0"]) == 0
     assert "-> ship" in capsys.readouterr().out
+    assert tool.main([*root, "srcnn-915-x3", "-s", "3", "srcnn-955-x3"]) == 0  # weights after an option too
+    assert [line.split(":")[0].split()[-1] for line in capsys.readouterr().out.splitlines()[1:]] == [
+        "srcnn-915-x3", "srcnn-955-x3"]
     assert tool.main([*root, "srcnn-915-x3=srcnn-915-x4"]) == 1  # scored at x3, and x4 weights do not serve it
     assert "does not serve x3" in capsys.readouterr().err
     assert tool.main(["--data-root", str(tmp_path / "empty"), "srcnn-915-x3"]) == 1

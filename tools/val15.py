@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--padding", choices=SAME_PADDINGS, default=None,
                     help="run every weights with this padding (default: each its own)")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # names after options too: srcnn-955-ms -s 4 srcnn-955-x4
     try:
         images = val_images(args.data_root)
         gts = [load_ground_truth(f) for f in images]
