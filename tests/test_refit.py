@@ -95,3 +95,18 @@ def test_sampled_fit_and_reported_errors(tmp_path: Path) -> None:
     # unknowns and ~5k pixels it overfits its half); the MSE the tool reports is the forward pass's
     assert np.isclose(_mse_and_grad(full, files, 3)[0], after, rtol=1e-4)
     assert _mse_and_grad(half, files, 3)[0] > after
+
+
+def test_refit_leaves_out_the_val15_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the 15 images tools/val15.py scores (the first 15 BSDS200 files by name) are not fitted on, so val15 stays fair
+    tool = load_tool("refit_last_layer")
+    (tmp_path / "BSDS200").mkdir()
+    photo = skdata.astronaut()
+    for i in range(17):
+        crop = np.ascontiguousarray(photo[i * 20:i * 20 + 40, 100:140])
+        Image.fromarray(crop).save(tmp_path / "BSDS200" / f"{i:02d}.png")
+    args = ["srcnn-915-x3", "--scale", "3", "--train-set", "BSDS200", "--data-root", str(tmp_path)]
+    assert tool.main([args[0], str(tmp_path / "a.safetensors"), *args[1:]]) == 0
+    assert capsys.readouterr().out.startswith("2 images")
+    assert tool.main([args[0], str(tmp_path / "b.safetensors"), *args[1:], "--keep-val15"]) == 0
+    assert capsys.readouterr().out.startswith("17 images")

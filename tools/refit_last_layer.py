@@ -35,7 +35,8 @@ from srcnn.evaluate import load_ground_truth
 from srcnn.model import SRCNN, pad_symmetric
 from srcnn.weights import Weights, load_weights, save_weights
 
-VAL15 = 15
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling tool, also when loaded from elsewhere
+from val15 import val_images  # which 15 images val15 scores is decided there, once
 
 
 def features(net: SRCNN, x: torch.Tensor) -> torch.Tensor:
@@ -146,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         w = load_weights(args.weights)
         files = training_files(tuple(args.sets), args.data_root)
-        if not args.keep_val15:
-            bsds = sorted((f for f in files if f.parent.name == "BSDS200"), key=lambda p: p.name)[:VAL15]
-            files = [f for f in files if f not in bsds]
+        if not args.keep_val15 and any(f.parent.name == "BSDS200" for f in files):
+            held = {f.resolve() for f in val_images(args.data_root)}
+            files = [f for f in files if f.resolve() not in held]
         if not files:
             raise SRCNNError("no training images left to fit on")
         out, before, after, n = refit(w, args.scale, files, args.fraction, args.seed, progress=True)
