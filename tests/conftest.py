@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,10 @@ def sigterm_when(argv: list[str], ready: Callable[[], bool], timeout: float = 12
 def load_tool(name: str, folder: str = "tools") -> Any:
     """The module of ``tools/NAME.py`` (the tools are scripts, not part of the package), or of another folder's
     script (``benchmarks``)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / folder / f"{name}.py")
+    module = f"_srcnn_{folder}_{name}"  # registered, as dataclasses need their module in sys.modules
+    spec = importlib.util.spec_from_file_location(module, Path(__file__).parents[1] / folder / f"{name}.py")
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
+    sys.modules[module] = tool
     spec.loader.exec_module(tool)
     return tool

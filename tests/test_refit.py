@@ -13,6 +13,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from srcnn.data import make_pair
+from srcnn.errors import SRCNNError
 from srcnn.evaluate import load_ground_truth
 from srcnn.weights import load_weights, save_weights
 
@@ -29,20 +30,26 @@ def _photos(folder: Path) -> list[Path]:
     return paths
 
 
-def _mse_and_grad(w, files: list[Path], scale: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """MSE over the shaved pixels by the network's forward pass itself, and the norm of its gradient in conv3."""
+def _mse_and_grad(w, files: list[Path], scale: float,  # type: ignore[no-untyped-def]
+                  mean_psnr: bool = False) -> tuple[float, float]:
+    """MSE over the shaved pixels by the network's forward pass itself, and the norm of its gradient in conv3; with
+    ``mean_psnr``, minus the mean of the images' PSNRs (dB) and its gradient instead."""
     net = w.build()
     b = math.ceil(scale)
     err, n = torch.zeros((), dtype=torch.float64), 0
+    loss = torch.zeros((), dtype=torch.float64)
     for f in files:
         p = make_pair(load_ground_truth(f), scale, "y", f.name)
         out = net(torch.from_numpy(p.bicubic)[None])[0, 0, b:-b, b:-b]
         gt = torch.from_numpy(p.gt)[0, b:-b, b:-b]
-        err = err + ((out.double() - gt.double()) ** 2).sum()
+        sq = ((out.double() - gt.double()) ** 2).sum()
+        err = err + sq
         n += gt.numel()
-    mse = err / n
-    gw, gb = torch.autograd.grad(mse, [net.conv3.weight, net.conv3.bias])
-    return float(mse.detach()), float(torch.cat([gw.reshape(-1), gb]).norm())
+        loss = loss + 10 * torch.log10(sq / gt.numel()) / len(files)
+    if not mean_psnr:
+        loss = err / n
+    gw, gb = torch.autograd.grad(loss, [net.conv3.weight, net.conv3.bias])
+    return float(loss.detach()), float(torch.cat([gw.reshape(-1), gb]).norm())
 
 
 @pytest.mark.parametrize("padding", ["symmetric", "replicate"])
@@ -87,8 +94,10 @@ def test_sampled_fit_and_reported_errors(tmp_path: Path) -> None:
     tool = load_tool("refit_last_layer")
     files = _photos(tmp_path / "set")
     w = load_weights("srcnn-915-x3")
-    full, before, after, n = tool.refit(w, 3, files)
-    half, _, after_half, n_half = tool.refit(w, 3, files, fraction=0.5, seed=1)
+    full, fit = tool.refit(w, 3, files)
+    half, fit_half = tool.refit(w, 3, files, fraction=0.5, seed=1)
+    before, after, n = fit.mse_before, fit.mse_after, fit.pixels
+    after_half, n_half = fit_half.mse_after, fit_half.pixels
     assert 0.4 * n < n_half < 0.6 * n
     assert after < before and after_half < before
     # the full fit is the optimum over all the pixels, so the half-sample fit can only be worse there (with 801
@@ -110,3 +119,26 @@ def test_refit_leaves_out_the_val15_images(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().out.startswith("2 images")
     assert tool.main([args[0], str(tmp_path / "b.safetensors"), *args[1:], "--keep-val15"]) == 0
     assert capsys.readouterr().out.startswith("17 images")
+
+
+def test_mean_psnr_refit_is_the_optimum_of_the_mean_of_the_images_psnrs(tmp_path: Path) -> None:
+    # --objective mean-psnr: where the gradient of minus the mean per-image PSNR (by the forward pass) vanishes;
+    # it must beat the pooled fit on that figure and lose to it on the pooled MSE (each is the other's optimum)
+    tool = load_tool("refit_last_layer")
+    files = _photos(tmp_path / "set")
+    w = load_weights("srcnn-915-x3")
+    pooled, fit_pooled = tool.refit(w, 3, files)
+    per_image, fit = tool.refit(w, 3, files, objective="mean-psnr")
+    assert fit_pooled.steps == 1 and 1 < fit.steps < 100
+    loss_w, g_w = _mse_and_grad(w, files, 3, mean_psnr=True)
+    loss_pooled, _ = _mse_and_grad(pooled, files, 3, mean_psnr=True)
+    loss, g = _mse_and_grad(per_image, files, 3, mean_psnr=True)
+    assert loss < loss_pooled < loss_w
+    assert g < 1e-3 * g_w, (g_w, g)
+    # the gains the tool reports are the forward pass's (mean PSNR in dB; pooled MSE)
+    assert np.isclose(fit.mean_psnr_gain, loss_w - loss, atol=2e-4)
+    assert np.isclose(fit_pooled.mean_psnr_gain, loss_w - loss_pooled, atol=2e-4)
+    assert fit.mse_after > fit_pooled.mse_after and np.isclose(fit.mse_before, fit_pooled.mse_before)
+    assert "mean per-image PSNR" in per_image.provenance
+    with pytest.raises(SRCNNError, match="objective"):
+        tool.refit(w, 3, files, objective="psnr")
