@@ -11,6 +11,11 @@ On a GPU, ``--amp`` also times our module under mixed precision as ``srcnn train
 = strict float32), e.g. the zoo's setting:
 
     python benchmarks/train_speed.py --device cuda --size 64 --amp fp32 tf32 fp16 bf16
+
+``--channels-last`` times each precision in both memory layouts (NCHW, and NHWC as ``srcnn train
+--channels-last`` runs it: the model and each batch in ``torch.channels_last``), e.g. before a GPU zoo:
+
+    python benchmarks/train_speed.py --device cuda --size 64 --seconds 3 --amp tf32 bf16 --channels-last
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ def plain(arch: str) -> nn.Module:
 
 
 def measure(model: nn.Module, batch: int, size: int, seconds: float, device: str = "cpu",
-            amp: str = "off", parts: int = 1) -> float:
+            amp: str = "off", parts: int = 1, channels_last: bool = False) -> float:
     """Sub-images per second; ``amp``: off (as configured), fp32, tf32, fp16 or bf16; ``parts``: the
-    batch runs forward and backward in that many parts, the gradients adding up, as in ``srcnn train``."""
-    model = model.to(device)
+    batch runs forward and backward in that many parts, the gradients adding up, as in ``srcnn train``;
+    ``channels_last``: the model and the batch in NHWC memory layout."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.rand(batch, 1, size, size, device=device)
+    x = torch.rand(batch, 1, size, size, device=device).contiguous(memory_format=fmt)
     with torch.no_grad():
         y = torch.rand_like(model(x))
     cuda = device.startswith("cuda")
@@ -81,17 +88,20 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--amp", nargs="+", default=None, choices=["fp32", "tf32", "fp16", "bf16"],
                     help="time our module in these precisions instead of ours vs Sequential")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="with --amp: time each precision in NCHW and in NHWC (channels_last) layout")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.amp:
-        print(f"{'arch':<7} {'precision':<9} {'sub-images/s':>13} {'steps/s':>8}")
+        print(f"{'arch':<7} {'precision':<9} {'layout':<6} {'sub-images/s':>13} {'steps/s':>8}")
         out = []
         for arch in ("9-1-5", "9-5-5"):
             for amp in args.amp:
-                r = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds,
-                            args.device, amp)
-                out.append({"arch": arch, "precision": amp, "subimages_per_s": round(r, 1)})
-                print(f"{arch:<7} {amp:<9} {r:>13.1f} {r / args.batch:>8.1f}", flush=True)
+                for layout in ("nchw", "nhwc") if args.channels_last else ("nchw",):
+                    r = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds,
+                                args.device, amp, channels_last=layout == "nhwc")
+                    out.append({"arch": arch, "precision": amp, "layout": layout, "subimages_per_s": round(r, 1)})
+                    print(f"{arch:<7} {amp:<9} {layout:<6} {r:>13.1f} {r / args.batch:>8.1f}", flush=True)
         print(json.dumps({"device": args.device, "batch": args.batch, "size": args.size, "results": out}))
         return
     rows = []

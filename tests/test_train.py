@@ -687,3 +687,30 @@ def test_best_weights_record_the_set_that_picked_them(tiny_root: Path, tmp_path:
                  "--out", str(out2)]) == 0
     assert "a test set" not in capsys.readouterr().out
     assert load_weights(out2 / "best.safetensors").extra.get("picked_on") == "val"
+
+
+def test_channels_last_trains_the_same_and_may_change_on_resume(tiny_root: Path, tmp_path: Path) -> None:
+    # --channels-last changes only the memory layout (for GPUs): the same steps up to float rounding, and a run
+    # may be resumed with it switched (silently: it does not shape the training)
+    kw: dict[str, object] = dict(arch="9-5-5", batch_size=8, max_steps=6, eval_every=6, ckpt_every=3, lr=1e-3)
+    plain = train(_cfg(tiny_root, tmp_path / "plain", **kw))
+    nhwc = train(_cfg(tiny_root, tmp_path / "nhwc", channels_last=True, **kw))
+    assert plain["step"] == nhwc["step"] == 6
+    a = load_weights(tmp_path / "plain" / "last.safetensors").state_dict
+    b = load_weights(tmp_path / "nhwc" / "last.safetensors").state_dict
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), k
+    assert read_metrics(tmp_path / "plain")[-1]["val_psnr"] == pytest.approx(
+        read_metrics(tmp_path / "nhwc")[-1]["val_psnr"], abs=1e-3)
+    def stop_at_3(info: dict[str, object]) -> None:
+        if info["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the same run, stopped half-way in NCHW and resumed in NHWC
+        train(_cfg(tiny_root, tmp_path / "switch", **kw), progress=stop_at_3)
+    said: list[str] = []
+    train(_cfg(tiny_root, tmp_path / "switch", channels_last=True, **kw), resume=True, log=said.append)
+    assert not [s for s in said if "changed option" in s]
+    c = load_weights(tmp_path / "switch" / "last.safetensors").state_dict
+    for k in a:
+        assert torch.allclose(a[k], c[k], rtol=1e-4, atol=1e-6), k

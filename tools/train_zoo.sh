@@ -30,7 +30,8 @@
 # each run's total budget, across resumes), MSINIT (weights the multi-scale run starts from),
 # MSOPTS (extra options of the multi-scale run, e.g. --balance-scales), ZOOOPTS (extra options of
 # every run, e.g. --amp bf16: benchmarks/train_speed.py --device cuda --amp ... timed it on an H200: 9-5-5 1.29x
-# faster in bf16, 9-1-5 slower in fp16 and bf16; no shipped model used it).
+# faster in bf16, 9-1-5 slower in fp16 and bf16; no shipped model used it; or --channels-last, not timed on a
+# GPU yet: benchmarks/train_speed.py --device cuda --size 64 --amp tf32 bf16 --channels-last).
 set -u
 DATA=${DATA:?set DATA to the data root}; RUNS=${RUNS:-runs/zoo}
 MIN915=${MIN915:-10}; MIN955=${MIN955:-10}; DEVICE=${DEVICE:-cuda}; PY=${PY:-python3}

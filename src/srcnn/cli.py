@@ -355,6 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mixed precision for the forward pass: fp16 (CUDA, with loss scaling) or "
                     "bf16; weights, optimiser and loss stay float32 (default off). For GPUs: on a "
                     "CPU without bfloat16 units bf16 runs 4-8x slower (benchmarks/train_speed.py --amp)")
+    tr.add_argument("--channels-last", action="store_true",
+                    help="run the convolutions in NHWC memory layout (torch.channels_last): the same training up "
+                    "to float rounding, faster or slower by device (time it first: benchmarks/train_speed.py "
+                    "--device cuda --amp tf32 --channels-last); slower on CPUs")
     tr.add_argument("--warmup", type=_non_negative_int, default=None,
                     help="steps of linear learning-rate warm-up (default: 500 for fast 9-3-5 and "
                     "9-5-5, else 0)")
@@ -1059,7 +1063,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       train_padding=args.train_padding, init=args.init,
                       init_from=args.init_from, distill_from=args.distill_from,
                       distill_weight=args.distill_weight, warmup=args.warmup, scale_poly=args.scale_poly,
-                      scale_knots=args.scale_knots, amp=args.amp,
+                      scale_knots=args.scale_knots, amp=args.amp, channels_last=args.channels_last,
                       balance_scales=args.balance_scales, coef_lr=args.coef_lr,
                       eval_every=args.eval_every,
                       ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,

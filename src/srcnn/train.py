@@ -119,6 +119,7 @@ class TrainConfig:
     balance_scales: bool = False
     coef_lr: float | None = None
     amp: str = "off"
+    channels_last: bool = False
     eval_every: int = 500
     ckpt_every: int = 250
     seed: int = 0
@@ -588,7 +589,7 @@ def _validation_images(cfg: TrainConfig) -> list[np.ndarray]:
 #: Options that a resumed run is expected to change (how long, where, how often to log/save), or that
 #: only matter at the start (the initialisation; a resumed run starts from its checkpoint).
 _RESUME_FREE = {"max_steps", "epochs", "max_minutes", "out", "data_root", "device", "eval_every", "ckpt_every",
-                "strict", "init", "init_from", "micro_batch"}
+                "strict", "init", "init_from", "micro_batch", "channels_last"}
 
 
 #: Options a resumed run must keep: they define the network, what it learns, or the optimiser's groups.
@@ -667,6 +668,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         if isinstance(model, ScaleConditionedSRCNN):
             model.start_from_net()
     model.to(device)
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:  # NHWC convolutions: the same function, a memory layout some GPUs run faster
+        model.to(memory_format=layout)  # type: ignore[call-overload]  # (torch stubs omit it)
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # fixed batch shapes: let cuDNN pick its fastest kernels
     opt = make_optimizer(model, cfg)
@@ -820,6 +824,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                 clock_stop = True
                 break
             x, y = batches.batch(step, rank, world)  # already on the device
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=layout)
             f = lr_factor(cfg, frac, step)
             for gr in opt.param_groups:
                 gr["lr"] = gr["base_lr"] * f
