@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--amp", nargs="+", default=None, choices=["fp32", "tf32", "fp16", "bf16"],
                     help="time our module in these precisions instead of ours vs Sequential")
+    ap.add_argument("--arch", nargs="+", default=["9-1-5", "9-5-5"], choices=["9-1-5", "9-3-5", "9-5-5"],
+                    help="the architectures to time (default 9-1-5 and 9-5-5)")
     ap.add_argument("--channels-last", action="store_true",
                     help="with --amp: time each precision in NCHW and in NHWC (channels_last) layout")
     args = ap.parse_args()
@@ -95,7 +97,7 @@ def main() -> None:
     if args.amp:
         print(f"{'arch':<7} {'precision':<9} {'layout':<6} {'sub-images/s':>13} {'steps/s':>8}")
         out = []
-        for arch in ("9-1-5", "9-5-5"):
+        for arch in args.arch:
             for amp in args.amp:
                 for layout in ("nchw", "nhwc") if args.channels_last else ("nchw",):
                     r = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds,
@@ -105,7 +107,7 @@ def main() -> None:
         print(json.dumps({"device": args.device, "batch": args.batch, "size": args.size, "results": out}))
         return
     rows = []
-    for arch in ("9-1-5", "9-5-5"):
+    for arch in args.arch:
         parts = step_parts(args.batch, args.size, TrainConfig(arch=arch), torch.device(args.device).type == "cpu")
         ours = measure(SRCNN(config_for(arch, padding="valid")), args.batch, args.size, args.seconds, args.device,
                        parts=parts)

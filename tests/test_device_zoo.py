@@ -78,3 +78,41 @@ def test_a_missing_data_root_is_refused(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "no data root" in proc.stderr and "carry it" in proc.stderr
     assert not (out / "zoo.tgz").exists()
+
+
+LAYOUT_STUB = """#!/bin/bash
+if [ "$1" = "-c" ]; then [ "$#" -gt 2 ] && exec python3 "$@"; exit 0; fi
+case "$1" in *train_speed.py)
+  echo timed >> "$STUB_LOG"
+  echo 'timing... (the last line is the JSON)'
+  echo '{"results": [{"layout": "nchw", "subimages_per_s": 100}, {"layout": "nhwc", "subimages_per_s": '"$STUB_NHWC}]}"
+  exit 0;;
+esac
+out=""; for a in "$@"; do [ "$prev" = "--out" ] && out=$a; prev=$a; done
+mkdir -p "$out"; echo "$@" > "$out/args"; echo done > "$out/last.safetensors"
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a bash script")
+@pytest.mark.parametrize(("nhwc", "picked"), [(120.0, "nhwc"), (103.0, "nchw")])
+def test_layout_auto_times_once_and_passes_channels_last(tmp_path: Path, nhwc: float, picked: str) -> None:
+    # LAYOUT=auto: NHWC is used only when it is at least 5 % faster, and a resume reuses the choice untimed
+    stub = tmp_path / "py"
+    stub.write_text(LAYOUT_STUB)
+    stub.chmod(0o755)
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PY": str(stub), "OUT": str(out), "DATA": str(tmp_path / "data"), "LAYOUT": "auto",
+           "RUNS": str(tmp_path / "runs"), "ONLY": "955-x2", "DEADLINE": "30", "STUB_NHWC": str(nhwc),
+           "STUB_LOG": str(tmp_path / "timed"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for _ in range(2):
+        proc = subprocess.run(["bash", str(ROOT / "tools" / "device_zoo.sh")], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"layout {picked}" in proc.stdout
+    assert (tmp_path / "timed").read_text().splitlines() == ["timed"]  # once: the resume read RUNS/layout
+    assert (tmp_path / "runs" / "layout").read_text().strip() == picked
+    args = (tmp_path / "runs" / "955-x2" / "args").read_text().split()
+    assert ("--channels-last" in args) == (picked == "nhwc")
+    assert "layout" in _members(tmp_path)
