@@ -227,6 +227,12 @@ def test_balanced_scales_weigh_by_bicubic_error(tiny_root: Path) -> None:
     assert set(plain.loss_weight.values()) == {1.0}
     with pytest.raises(ConfigError, match="scale-poly"):
         TrainConfig(scales=(2.0, 3.0, 4.0), balance_scales=True)
+    # so are the other options that only act on something not asked for: never silently ignored
+    with pytest.raises(ConfigError, match="scale-poly or --scale-knots"):
+        TrainConfig(scales=(2.0, 3.0, 4.0), coef_lr=0.5)
+    with pytest.raises(ConfigError, match="add --distill-from"):
+        TrainConfig(distill_weight=0.3)
+    assert TrainConfig(distill_weight=0.3, distill_from="srcnn-915-x3").distill_weight == 0.3
 
 
 def test_coefficient_learning_rate() -> None:

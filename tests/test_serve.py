@@ -85,6 +85,9 @@ def test_models_list(client: TestClient) -> None:
     assert ids[-2:] == ["w.safetensors", "identity.safetensors"]
     assert j["models"][-1]["scales"] == [2.0, 2.5, 3.0] and j["models"][-1]["arch"] == "9-1-5"
     assert len(ids) == len(REGISTRY) + 2
+    assert j["default"] == "w.safetensors"  # the page starts on the first model given, not a shipped one
+    with TestClient(create_app()) as plain:  # none given: the first shipped model
+        assert plain.get("/api/models").json()["default"] == REGISTRY[0].name
     assert j["max_upload_bytes"] == 100_000 and j["max_pixels"] == 200_000
 
 

@@ -115,11 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "file called '-' as ./-)")
     size = up.add_mutually_exclusive_group(required=True)
     size.add_argument("-s", "--scale", type=_float,
-                      help="upscaling factor, > 1 and <= 16 (e.g. 2, 3, 2.5)")
+                      help="upscaling factor, > 1 and <= 16 (e.g. 2, 3, 2.5); the shipped models (the "
+                      "default weights) serve 1.5 to 4, other factors need --weights")
     size.add_argument("--width", type=_positive_int, metavar="PIXELS",
                       help="instead of --scale: enlarge each image to this width (the height in "
                       "proportion; the factor is width / input width, served by the multi-scale model "
-                      "when it is not 2, 3 or 4)")
+                      "when it is not 2, 3 or 4: 1.5 to 4 without --weights)")
     size.add_argument("--height", type=_positive_int, metavar="PIXELS",
                       help="instead of --scale: enlarge each image to this height (the width in proportion)")
     up.add_argument("-w", "--weights", default=None,
@@ -158,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "2G (default 512M): the output is made in stripes and the network in tiles "
                     "sized to fit it, so huge outputs (64 megapixels and more) fit in a little RAM")
     up.add_argument("--threads", type=_non_negative_int, default=None,
-                    help="CPU threads for the network (default: torch's, one per core)")
+                    help="CPU threads for the network (default, or 0: torch's, one per core)")
     up.add_argument("--self-ensemble", action="store_true",
                     help="run the network on the 8 flips and rotations of the image and average "
                     "them: 0.02 to 0.21 dB higher PSNR on Set5/Set14/BSD100 with the shipped models, 7 to 8.5 "
@@ -210,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the scale the model is for (default: from an xN file name)")
     cv.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
-    inf = sub.add_parser("info", help="show what a weights file or model name holds")
+    inf = sub.add_parser("info", help="show what a weights file or model name holds",
+                         description="Print as JSON what weights hold: name, architecture, scale(s), channels, "
+                         "padding, parameters, provenance and, for a shipped model, its sha256, recipe and results. "
+                         "Reads a shipped model name, our .safetensors file or an authors' .mat file.")
     inf.add_argument("weights", help="a shipped model name, .safetensors or .mat file")
 
     sub.add_parser("models", help="list the shipped pretrained models",
@@ -279,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=_non_negative_int, default=8000, help="port (default 8000)")
     srv.add_argument("-w", "--weights", action="append", default=None, metavar="FILE",
                      help="weights to offer besides the shipped models (.safetensors or .mat); "
-                     "repeatable")
+                     "repeatable; the page starts on the first one")
     srv.add_argument("--max-upload-mb", type=_float, default=20.0,
                      help="largest upload in MB (default 20)")
     srv.add_argument("--max-pixels", type=_non_negative_int, default=16_000_000,
@@ -408,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "metrics.csv, with bicubic as a dashed line, as the paper's figures do.")
     pl.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (one curve each)")
     pl.add_argument("-o", "--output", default=None,
-                    help="output PNG (default RUN_DIR/convergence.png)")
+                    help="output PNG (default: the first RUN_DIR's convergence.png)")
     pl.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     dm = sub.add_parser("demo", help="before/after picture of a shipped photo, no download",
@@ -421,7 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("-w", "--weights", default=None,
                     help="weights (default: the best shipped model for the scale)")
     dm.add_argument("--sample", default="astronaut",
-                    choices=["astronaut", "chelsea", "coffee", "rocket"], help="which photo")
+                    choices=["astronaut", "chelsea", "coffee", "rocket"],
+                    help="which scikit-image photo (default astronaut)")
     dm.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     try:

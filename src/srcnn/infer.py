@@ -377,11 +377,22 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     raises :class:`ImageReadError`, as reading such a file does); so do a ``tile`` that is not a
     whole number >= 0, an empty batch, a sparse tensor and a PIL image whose file was closed unread.
 
+    ``scale``: > 1 and <= 16 (a number or a string holding one); the output is ``round(scale x size)`` on
+    each side, halves rounded up (7 rows of 9 pixels at x2.5 give 18 rows of 23).
+
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
-    :class:`SRCNN`, or ``None`` for the best shipped model for ``scale``.
+    :class:`SRCNN`, or ``None`` for the best shipped model for ``scale`` (they serve x1.5 to x4; another
+    scale raises :class:`WeightsError` saying what to do). Weights trained for another scale raise
+    :class:`WeightsError` too, unless ``strict_scale=False`` (the CLI's ``--allow-scale-mismatch``).
+
+    ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"`` (:func:`check_device`).
+    ``tile``: the network runs in tiles of this many output pixels per side (default 512), which overlap
+    by its receptive field, so the result is the same as in one piece; ``0`` or ``None``: the whole image
+    at once. Small tiles are slow (the CLI's ``--tile`` takes at least 16).
 
     ``self_ensemble=True`` averages the model over the 8 flips and rotations of the image: 7 to 8.5
-    times slower, 0.02 to 0.21 dB higher PSNR with the shipped models (see :func:`upscale_picture`).
+    times slower, 0.02 to 0.21 dB higher PSNR with the shipped models (see
+    :func:`srcnn.infer.upscale_picture`).
     """
     s = check_scale(scale)
     device = check_device(device)

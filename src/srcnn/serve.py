@@ -155,9 +155,16 @@ class _Service:
             self._limiter = anyio.CapacityLimiter(1)
         return self._limiter
 
+    @property
+    def default(self) -> str | None:
+        """The model the page starts on: the first one given with --weights, else the first shipped one."""
+        given = [i for i in self.order if self.models[i].source == "file"]
+        first = given or self.order
+        return first[0] if first else None
+
     def info(self) -> dict[str, Any]:
         return {"models": [self.models[i].to_dict() for i in self.order],
-                "default": self.order[0] if self.order else None,
+                "default": self.default,
                 "max_upload_bytes": self.max_upload_bytes, "max_pixels": self.max_pixels}
 
     def model_for(self, model_id: str, scale: float) -> tuple[ServedModel, SRCNN, str]:

@@ -173,6 +173,12 @@ class TrainConfig:
             if min(self.scales) < self.scale_knots[0] or max(self.scales) > self.scale_knots[-1]:
                 raise ConfigError(f"the knots {list(self.scale_knots)} must span the training scales "
                                   f"{sorted(set(self.scales))}")
+        if self.distill_from is None and self.distill_weight != 0.5:
+            raise ConfigError("distill-weight sets how much of the label a teacher gives: add --distill-from "
+                              "(a shipped model name or weights file)")
+        if self.coef_lr is not None and not self.conditioned:
+            raise ConfigError("coef-lr sets the learning rate of a scale-conditioned run's coefficients: add "
+                              "--scale-poly or --scale-knots")
         if self.balance_scales and not self.conditioned:
             raise ConfigError("balance-scales weighs the scales of a scale-conditioned run: add --scale-poly "
                               "or --scale-knots")

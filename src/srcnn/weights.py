@@ -296,7 +296,9 @@ def load_mat(path: str | os.PathLike[str], *, scale: float | None = None) -> Wei
         channels_mode="y",
         provenance=f"Dong et al. SRCNN Matlab release: {parent}/{p.name} "
                    f"(file sha256 {file_sha256(p)})",
-        name=f"authors-{config.name}" + (f"-{parent}" if parent else "") + f"-{p.stem}",
+        # their folders are named by architecture ("9-5-5(ImageNet)"): not "authors-9-5-5-9-5-5(ImageNet)-x3"
+        name="authors-" + (parent if parent.startswith(config.name) else
+                           config.name + (f"-{parent}" if parent else "")) + f"-{p.stem}",
     )
 
 
