@@ -663,6 +663,11 @@ def test_batch_name_clashes_and_own_output(capsys: pytest.CaptureFixture[str], t
                         "--out-dir", str(out), "--ext", "same", "--overwrite", "-q")
     assert code == 0, err
     assert sorted(_tree(out)) == ["x.jpg", "x.png"]
+    # the output folder may also hold the input folder (`srcnn upscale photos --out-dir .`): nothing is left out
+    code, _, err = _run(capsys, "upscale", str(d), "-s", "3", "-w", str(weights_file), "--out-dir", str(tmp_path),
+                        "--ext", "same", "-q")
+    assert code == 0, err
+    assert (tmp_path / "x.png").is_file() and (tmp_path / "x.jpg").is_file()
 
 
 def test_batch_survives_unexpected_errors_and_ctrl_c(capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -849,6 +854,34 @@ def test_evaluate_names_an_image_too_small_to_evaluate(tmp_path: Path, capsys: p
     code, out, err = _run(capsys, "evaluate", "-w", "srcnn-915-x3", "--sets", str(folder), "-q")
     assert code == 1 and out == ""
     _error_line(err, "dot.png", "1x1 is too small to evaluate at x3")
+
+
+def test_evaluate_reads_float_tiffs_and_writes_strict_json_for_exact_images(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from skimage import data
+
+    from srcnn.evaluate import load_ground_truth
+
+    photo = data.camera()[100:172, 200:272]
+    folder = tmp_path / "set"
+    folder.mkdir()
+    Image.fromarray(photo.astype(np.float32) / 255).save(folder / "unit.tif")  # 'F' mode, 0..1
+    Image.fromarray(photo.astype(np.float32)).save(folder / "bytes.tif")  # 'F' mode, 0..255
+    assert np.array_equal(load_ground_truth(folder / "unit.tif"), photo)  # read as upscale reads it, not 0/1
+    assert np.array_equal(load_ground_truth(folder / "bytes.tif"), photo)
+    Image.fromarray(np.full((40, 40), 128, np.uint8)).save(folder / "flat.png")  # bicubic reproduces it exactly
+    out = tmp_path / "r.json"
+    code, _, err = _run(capsys, "evaluate", "-w", "srcnn-915-x3", "--sets", str(folder), "--json", str(out), "-q")
+    assert code == 0, err
+    assert "1 image(s) reproduced exactly" in err and "set/flat" in err
+    doc = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    imgs = {i["name"]: i for i in doc["sets"][0]["images"]}
+    assert imgs["flat"]["psnr_bicubic"] is None  # infinite: null in strict JSON
+    assert imgs["unit"]["psnr_model"] == pytest.approx(imgs["bytes"]["psnr_model"])
+    assert imgs["unit"]["psnr_model"] > imgs["unit"]["psnr_bicubic"] > 20  # a real image, not a blank one
+    assert doc["sets"][0]["mean"]["psnr_bicubic"] is None
 
 
 def test_evaluate_header_says_when_the_scale_is_not_the_trained_one(tmp_path: Path,

@@ -628,7 +628,8 @@ def test_plot_refuses_damaged_metrics_and_non_png_outputs(tiny_root: Path, tmp_p
     for name, content, needle in [("text", b"step,backprops,loss,val_psnr,val_bicubic,wall_s\n10,320,abc,nan,,1\n",
                                    "damaged"),
                                   ("binary", b"\x89PNG\r\n\x1a\n\x00\xff", "damaged"),
-                                  ("other", b"a,b\n1,2\n", "not srcnn's metrics.csv")]:
+                                  ("other", b"a,b\n1,2\n", "not srcnn's metrics.csv"),
+                                  ("partial", b"step,loss\n1,0.5\n", "not srcnn's metrics.csv")]:
         d = tmp_path / name
         d.mkdir()
         (d / "metrics.csv").write_bytes(content)

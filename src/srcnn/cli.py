@@ -11,6 +11,7 @@ import contextlib
 import functools
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -480,7 +481,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             doc["shipped"]["authors_model"] = AUTHORS[m.arch][0]
             doc["shipped"]["vs_authors"] = {f"x{k:g}": {key: round(v, 4) for key, v in d.items()}
                                             for k, d in margins.items()}
-    print(json.dumps(doc, indent=2))
+    print(_json_text(doc))
     return EXIT_OK
 
 
@@ -608,6 +609,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if rgb:
             line += f"  {s.mean('psnr_rgb_bicubic'):.2f} / {s.mean('psnr_rgb_model'):.2f}"
         print(line)
+    _note_exact_images(results)
     picked_on = w.extra.get("picked_on", "")
     if picked_on in {s.name for s in results}:
         _note(f"note: these weights are the training step that scored best on {picked_on} (srcnn train's "
@@ -616,10 +618,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         doc = {"weights": args.weights, "model": w.name, "arch": w.config.name, "scale": scale,
                "channels_mode": mode, "self_ensemble": args.self_ensemble, "padding": model.config.padding,
                "sets": [s.to_dict() for s in results], **({"picked_on": picked_on} if picked_on else {})}
-        atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(),
-                           overwrite=args.overwrite)
+        atomic_write_bytes(args.json, (_json_text(doc) + "\n").encode(), overwrite=args.overwrite)
         print(f"\nwrote {args.json}")
     return EXIT_OK
+
+
+def _json_text(doc: Any) -> str:
+    """``doc`` as strict JSON (indented): a value that is not a finite number (an image reproduced exactly
+    has an infinite PSNR; a set without images a NaN mean) is written as null, since JSON has no Infinity
+    or NaN and many readers refuse them."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(doc), indent=2, allow_nan=False)
+
+
+def _note_exact_images(results: Sequence[Any]) -> None:
+    """Say so when an image's PSNR is infinite (bicubic or the model reproduced it exactly): its set's mean
+    is then infinite too, as the authors' compute_psnr.m would make it."""
+    exact = [f"{s.name}/{im.name}" for s in results for im in s.images
+             if any(isinstance(v, float) and math.isinf(v) for v in (im.psnr_bicubic, im.psnr_model))]
+    if exact:
+        _note(f"note: {len(exact)} image(s) reproduced exactly, so their PSNR and their set's mean are infinite "
+              f"(e.g. {exact[0]}); a flat or tiny image says little about super-resolution: leave it out of the set")
 
 
 def _print_per_image(results: Sequence[Any], rgb: bool = False, title: str = "") -> None:
@@ -698,6 +725,7 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
             doc_rows.append({"set": name, "folder": s.folder, "scale": k, "model": info.name, "arch": info.arch,
                              "images": len(s.images), "psnr_bicubic": pb, "ssim_bicubic": sb,
                              "psnr_model": pm, "ssim_model": sm, "psnr_authors": pa, "ssim_authors": sa})
+    _note_exact_images([r for _, _, results in runs for r in results])
     print("\n" + textwrap.fill(f"authors: their released {label}, evaluated with srcnn evaluate (SRCNN_v1); '-' "
                                "where they have no model or the set is not a standard one. The last column comes from "
                                "the unrounded means, so it can differ by 0.01 from the difference of the rounded "
@@ -706,7 +734,7 @@ def _evaluate_shipped(args: argparse.Namespace) -> int:
         doc = {"self_ensemble": args.self_ensemble, "rows": doc_rows,
                "sets": [{"scale": k, "model": info.name, "sets": [r.to_dict() for r in results]}
                         for k, info, results in runs]}
-        atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=args.overwrite)
+        atomic_write_bytes(args.json, (_json_text(doc) + "\n").encode(), overwrite=args.overwrite)
         print(f"\nwrote {args.json}")
     return EXIT_OK
 
@@ -746,7 +774,8 @@ def _collect_inputs(inputs: Sequence[str], recursive: bool, exclude: Path | None
     """Expand the command-line inputs. Returns ``(found, bad)``: ``found`` holds (file, output path
     relative to the output folder, without suffix) for every image, folders expanded (sub-folders
     kept as they are); ``bad`` holds (path, reason) for inputs that do not exist or are empty
-    folders. Files inside ``exclude`` (the output folder) are left out."""
+    folders. When ``exclude`` (the output folder) lies inside an input folder, the files in it are left out
+    (earlier outputs are not inputs); an output folder that holds the input folder changes nothing."""
     from .datasets import list_images
 
     found: list[tuple[Path, Path]] = []
@@ -764,7 +793,8 @@ def _collect_inputs(inputs: Sequence[str], recursive: bool, exclude: Path | None
         p = Path(s).expanduser()
         if p.is_dir():
             files = list_images(p, recursive=recursive)
-            if ex is not None and ex != p.resolve():
+            root = p.resolve()
+            if ex is not None and ex != root and ex.is_relative_to(root):
                 files = [f for f in files if not f.resolve().is_relative_to(ex)]
             if not files:
                 bad.append((p, f"{p}: no images found in this folder"

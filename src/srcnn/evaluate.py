@@ -26,6 +26,7 @@ from PIL import Image
 from .color import rgb_to_ycbcr, round_uint8, y_uint8, ycbcr_to_rgb
 from .datasets import list_images, resolve_set
 from .errors import ConfigError, DataError, ImageReadError
+from .images import from_pil
 from .infer import run_model
 from .metrics import modcrop, psnr, shave, ssim
 from .model import SRCNN
@@ -132,8 +133,11 @@ def load_ground_truth(path: Path) -> np.ndarray:
                 return np.floor(a / 257.0 + 0.5).astype(np.uint8)
             if img.mode in ("L", "1"):
                 return np.asarray(img.convert("L"))
+            if img.mode == "F":  # 32-bit float grayscale: 0..1 or 0..255 as srcnn upscale reads it, to 8 bits
+                plane = from_pil(img).data[:, :, 0].astype(np.float64)
+                return np.floor(plane * 255.0 + 0.5).astype(np.uint8)
             return np.asarray(img.convert("RGB"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ImageReadError) as e:
         raise ImageReadError(f"{path}: cannot read ({e})") from None
 
 

@@ -956,6 +956,10 @@ def _tensorboard(out: Path) -> Any:
     return SummaryWriter(str(out / "tb"))
 
 
+#: The columns a metrics.csv must have to be read (all that srcnn train writes; a plot needs them).
+_METRICS_COLUMNS = set(_MetricsWriter.HEADER)
+
+
 def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
     """Rows of ``metrics.csv`` as floats."""
     p = Path(run_dir) / "metrics.csv"
@@ -964,7 +968,7 @@ def read_metrics(run_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
     try:
         with p.open(encoding="utf-8", newline="") as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames is not None and not {"step", "loss"} <= set(reader.fieldnames):
+            if reader.fieldnames is not None and not set(reader.fieldnames) >= _METRICS_COLUMNS:
                 raise ConfigError(f"{p} is not srcnn's metrics.csv (its header is {','.join(reader.fieldnames)!r})")
             return [{k: float(v) if v else math.nan for k, v in r.items() if k is not None}
                     for r in reader]
