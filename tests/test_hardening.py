@@ -606,7 +606,10 @@ def test_max_pixels_is_configurable(capsys: pytest.CaptureFixture[str], tmp_path
 
 # ---------------------------------------------------------------------------------- batch mode
 def test_batch_tree_summary_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                           weights_file: Path) -> None:
+                                           weights_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import srcnn.cli
+
+    monkeypatch.setattr(srcnn.cli, "_stderr_is_terminal", lambda: True)  # bars are drawn on terminals only
     d = tmp_path / "photos"
     (d / "2023" / "june").mkdir(parents=True)
     (d / "2024").mkdir()
@@ -622,6 +625,11 @@ def test_batch_tree_summary_and_exit_codes(capsys: pytest.CaptureFixture[str], t
     # The progress bar: count, elapsed<remaining (ETA), rate in images per second.
     assert re.search(r"4/4 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(img/s|s/img)\]", err), err
     assert sorted(_tree(out)) == ["2023/june/b.png", "2024/a.png", "2024/c.png", "a.png"]
+    # In a log file or a pipe: the per-image lines and the summary, no bar redraws.
+    monkeypatch.setattr(srcnn.cli, "_stderr_is_terminal", lambda: False)
+    code, _, err = _run(capsys, *base, "--overwrite")
+    assert code == 0 and "done 4, skipped 0, failed 0" in err
+    assert "\r" not in err and "img/s" not in err and len(re.findall(r" -> ", err)) == 4
     # Not recursive: only the top folder.
     code, _, err = _run(capsys, "upscale", str(d), "-s", "3", "-w", str(weights_file), "--out-dir",
                         str(tmp_path / "flat"), "-q")

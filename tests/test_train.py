@@ -475,6 +475,9 @@ def test_teacher_labels_are_cached_by_teacher_mix_and_pixels(tmp_path: Path, mon
 
 def test_distilled_training_runs_from_the_cli(tiny_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import srcnn.cli
+
+    monkeypatch.setattr(srcnn.cli, "_stderr_is_terminal", lambda: True)  # bars are drawn on terminals only
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the teacher's labels are computed here
     base = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--max-steps", "2",
             "--eval-every", "1", "--batch-size", "4", "--lr", "1e-5", "--init-from", "srcnn-915-x3"]
@@ -551,7 +554,11 @@ def test_stages_before_the_first_step_report_progress(tiny_root: Path, tmp_path:
 
 
 def test_a_clock_bounded_run_shows_the_time_left(tiny_root: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import srcnn.cli
+
+    monkeypatch.setattr(srcnn.cli, "_stderr_is_terminal", lambda: True)  # the bar, as on a terminal
     code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val",
                  "--batch-size", "4", "--size", "33", "--max-minutes", "0.02", "--out", str(tmp_path / "c")])
     assert code == 0
@@ -715,3 +722,15 @@ def test_channels_last_trains_the_same_and_may_change_on_resume(tiny_root: Path,
     c = load_weights(tmp_path / "switch" / "last.safetensors").state_dict
     for k in a:
         assert torch.allclose(a[k], c[k], rtol=1e-4, atol=1e-6), k
+
+
+def test_training_in_a_log_prints_one_line_per_validation_row(tiny_root: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # stderr is not a terminal here (captured): no bar redraws, a plain line at each validation row and the end
+    code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--max-steps",
+                 "7", "--eval-every", "3", "--batch-size", "4", "--size", "33", "--out", str(tmp_path / "r")])
+    assert code == 0
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("train: step")]
+    assert [ln.split(",")[0] for ln in lines] == ["train: step 3/7", "train: step 6/7", "train: step 7/7"]
+    assert all("val PSNR" in ln and " dB" in ln for ln in lines) and "\r" not in err

@@ -748,10 +748,19 @@ def _text_width() -> int:
 ROWS_BAR_DELAY = 1.0
 
 
+def _stderr_is_terminal() -> bool:
+    """Progress bars are drawn only on a terminal: in a log file or a pipe their redraws would be noise
+    (the per-image lines, log rows and summaries still print)."""
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stderr
+        return False
+
+
 def _bar(total: int, desc: str, quiet: bool, unit: str = "it", delay: float = 0.0) -> Any:
-    """A tqdm bar on stderr (None when quiet or for a single step); ``delay``: seconds before it
-    first shows, so that quick jobs print nothing."""
-    if quiet or total <= 1:
+    """A tqdm bar on stderr (None when quiet, for a single step, or when stderr is not a terminal);
+    ``delay``: seconds before it first shows, so that quick jobs print nothing."""
+    if quiet or total <= 1 or not _stderr_is_terminal():
         return None
     from tqdm import tqdm
 
@@ -1106,15 +1115,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar: Any = None
     # Setup (reading the data, building the pairs, a teacher's labels) is timed from here to the first step, so that
     # even a quiet batch job's log says where its time went.
-    started, last_step = time.monotonic(), 0
+    started, last_step, printed = time.monotonic(), 0, 0
     first_step_at: float | None = None
+    terminal = _stderr_is_terminal()
 
     def progress(info: dict[str, Any]) -> None:
-        nonlocal bar, first_step_at, last_step
+        nonlocal bar, first_step_at, last_step, printed
         if first_step_at is None:
             first_step_at = time.monotonic()
         last_step = info["step"]
         if args.quiet:
+            return
+        if not terminal:  # a log: one plain line per validation row instead of a bar's redraws
+            every, step = args.eval_every or 1000, info["step"]
+            if step // every > printed // every or step == info["total"]:
+                printed = step
+                of = f"/{info['total']}" if info["total"] < 1_000_000_000 else ""
+                shown = "-" if info["val_psnr"] is None else f"{info['val_psnr']:.2f} dB"
+                print(f"train: step {step}{of}, loss {info['loss']:.2e}, val PSNR {shown}, "
+                      f"{info['elapsed_s'] / 60:.1f} min", file=sys.stderr, flush=True)
             return
         if bar is None:
             from tqdm import tqdm
