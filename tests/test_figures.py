@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +178,13 @@ def test_cli_compare_and_filters(tmp_path: Path, photo: np.ndarray, weights_file
     assert main(["compare", str(img), "-s", "3", "-w", str(weights_file), "--crop", "1,2", "-o",
                  str(tmp_path / "c.png")]) == 2
     assert "X,Y,W,H" in capsys.readouterr().err
+    # a grey photo is read back as a read-only array: compared without torch's warning about it (torch warns once
+    # per process, so in a fresh one)
+    gray = tmp_path / "gray.png"
+    Image.fromarray(np.ascontiguousarray(photo[:, :111, 0])).save(gray)  # 96x111: modcrop at x3 copies nothing
+    run = subprocess.run([sys.executable, "-m", "srcnn", "compare", str(gray), "-s", "3", "-w", str(weights_file),
+                          "-o", str(tmp_path / "g.png"), "-q"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "Warning" not in run.stderr, run.stderr
     fig = tmp_path / "filters.png"
     assert main(["filters", str(w2), "-o", str(fig)]) == 0
     assert Image.open(fig).size == filters_figure(random_weights("9-5-5", seed=4)).size

@@ -165,7 +165,7 @@ def compare(gt: np.ndarray, scale: float, weights_list: Sequence[WeightsSpec] = 
     gt3 = gt if gt.ndim == 3 else gt[:, :, None]
 
     # The real low-resolution image: Matlab bicubic down, rounded to uint8.
-    x = torch.from_numpy(np.ascontiguousarray(gt3.transpose(2, 0, 1))).float() / 255.0
+    x = torch.from_numpy(np.array(gt3.transpose(2, 0, 1))).float() / 255.0  # a copy: PIL's arrays are read-only
     lr = round_uint8(imresize(x, scale=1.0 / s) * 255.0).transpose(1, 2, 0)  # (h, w, C)
     lr_pic = Picture(lr.astype(np.float32) / 255.0, mode)
     if output_size_for(lr.shape[0], lr.shape[1], s) != (h, w):  # pragma: no cover - modcrop ensures it
