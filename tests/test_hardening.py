@@ -495,6 +495,30 @@ def test_bad_weights(capsys: pytest.CaptureFixture[str], tmp_path: Path, src_png
     code, _, err = _run(capsys, *base, "-s", "3", "-w", str(tmp_path / "gone.safetensors"))
     assert code == 1
     _error_line(err, "not found")
+    (tmp_path / "dir.safetensors").mkdir()  # a folder is not "not found"
+    code, _, err = _run(capsys, *base, "-s", "3", "-w", str(tmp_path / "dir.safetensors"))
+    assert code == 1
+    _error_line(err, "is a folder, not a weights file")
+    # a safetensors file in our format but without its recorded sha256: said so, not "does not match None"
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(weights_file), framework="pt") as f:
+        meta = {k: v for k, v in (f.metadata() or {}).items() if k != "sha256"}
+    save_file(load_file(str(weights_file)), str(tmp_path / "nosha.safetensors"), metadata=meta)
+    code, _, err = _run(capsys, *base, "-s", "3", "-w", str(tmp_path / "nosha.safetensors"))
+    assert code == 1
+    _error_line(err, "no sha256 recorded", "srcnn.save_weights")
+    # an authors'-style .mat whose filters are not square: the message names the file
+    import scipy.io
+
+    bad = {"weights_conv1": np.zeros((80, 64)), "weights_conv2": np.zeros((64, 32)),
+           "weights_conv3": np.zeros((32, 25)), "biases_conv1": np.zeros(64), "biases_conv2": np.zeros(32),
+           "biases_conv3": np.zeros(1)}
+    scipy.io.savemat(tmp_path / "x3.mat", bad)
+    code, _, err = _run(capsys, *base, "-s", "3", "-w", str(tmp_path / "x3.mat"))
+    assert code == 1
+    _error_line(err, "x3.mat: weights_conv1 has 80 taps per filter, not a square")
     # One bit flipped in the tensor data: the recorded sha256 catches it.
     data = bytearray(weights_file.read_bytes())
     data[-50] ^= 0x10
@@ -665,12 +689,18 @@ def test_batch_name_clashes_and_own_output(capsys: pytest.CaptureFixture[str], t
                         str(weights_file), "--out-dir", str(out))
     assert code == 1
     assert "done 1, skipped 0, failed 1" in err  # x.png named twice is done once
-    assert "also the output of" in err and "--ext same" in err
+    assert "also the output of" in err and "--ext same" in err  # x.png and x.jpg: keeping types tells them apart
     assert sorted(_tree(out)) == ["x.png"]
     code, _, err = _run(capsys, "upscale", str(d), "-r", "-s", "3", "-w", str(weights_file),
                         "--out-dir", str(out), "--ext", "same", "--overwrite", "-q")
     assert code == 0, err
     assert sorted(_tree(out)) == ["x.jpg", "x.png"]
+    # two folders holding the same name: --ext same would not help, so it is not suggested
+    (tmp_path / "other").mkdir()
+    Image.fromarray(_rgb(seed=3)).save(tmp_path / "other" / "x.png")
+    code, _, err = _run(capsys, "upscale", str(d / "x.png"), str(tmp_path / "other" / "x.png"), "-s", "3", "-w",
+                        str(weights_file), "--out-dir", str(tmp_path / "clash"))
+    assert code == 1 and "also the output of" in err and "--ext same" not in err and "separate runs" in err
     # the output folder may also hold the input folder (`srcnn upscale photos --out-dir .`): nothing is left out
     code, _, err = _run(capsys, "upscale", str(d), "-s", "3", "-w", str(weights_file), "--out-dir", str(tmp_path),
                         "--ext", "same", "-q")
@@ -937,6 +967,22 @@ def test_a_closed_stdout_pipe_ends_quietly(monkeypatch: pytest.MonkeyPatch, caps
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_stdout_that_cannot_be_written_or_is_closed(tmp_path: Path, src_png: Path) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "srcnn", "upscale", str(src_png), "-s", "3", "-w", "srcnn-915-x3", "-o", "-"]
+    with open("/dev/full", "wb") as full:  # a full disk behind '> file'
+        r = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 1
+    _error_line(r.stderr, "cannot write the image to standard output", "No space left")
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+                       preexec_fn=lambda: os.close(1))  # srcnn ... >&-
+    assert r.returncode == 2
+    _error_line(r.stderr, "standard output, which is closed here")
+
+
 def test_compare_names_an_image_too_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from skimage import data
 
@@ -1044,6 +1090,21 @@ def test_no_command_overwrites_what_it_reads(tmp_path: Path, capsys: pytest.Capt
     assert (tmp_path / "d.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG, as the suffix says
 
 
+def test_sixteen_bit_grey_keeps_16_bits_in_pgm_and_jpeg2000(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    g16 = (_rgb(20, 24)[:, :, 0].astype(np.uint16) * 257)
+    Image.fromarray(g16).save(tmp_path / "g16.png")
+    for ext in ("ppm", "jp2", "png"):
+        out = tmp_path / f"o.{ext}"
+        code, text, err = _run(capsys, "upscale", str(tmp_path / "g16.png"), "-s", "2", "-w", "srcnn-915-x2",
+                               "-o", str(out))
+        assert code == 0, err
+        assert "cannot hold 16 bits" not in text + err, ext
+        with Image.open(out) as im:
+            got = np.asarray(im).astype(np.int64)
+        assert got.shape == (40, 48) and got.max() > 255, ext  # 16 bits written, not 8
+
+
 def test_output_types_and_alpha(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Formats srcnn does not write (documents, icons) are refused before any work; formats without
     an alpha channel get it dropped with a note instead of silently (or failing after the work)."""
@@ -1054,6 +1115,10 @@ def test_output_types_and_alpha(tmp_path: Path, capsys: pytest.CaptureFixture[st
         code, _, err = _run(capsys, "upscale", str(tmp_path / "a.png"), "-s", "2", "-o", str(tmp_path / f"o.{ext}"))
         assert code == 2
         _error_line(err, f"unsupported output image type '.{ext}'")
+    for argv in (["compare", str(tmp_path / "a.png"), "-s", "2"], ["filters", "srcnn-915-x2"], ["demo"]):
+        code, _, err = _run(capsys, *argv, "-o", str(tmp_path / "f.pdf"))  # a usage error in every command
+        assert code == 2, argv
+        _error_line(err, "unsupported output image type '.pdf'")
     for src, ext, mode in [("a", "bmp", "RGB"), ("la", "bmp", "L"), ("la", "gif", "L"), ("a", "ppm", "RGB"),
                            ("a", "tga", "RGBA"), ("la", "png", "LA")]:
         out = tmp_path / f"{src}-up.{ext}"

@@ -157,6 +157,29 @@ def test_too_many_pixels_refused(client: TestClient, photo: np.ndarray) -> None:
     assert "672x576" in r.json()["error"] and "200,000 pixels" in r.json()["error"]
 
 
+def test_a_header_bomb_is_too_large_not_unreadable(client: TestClient) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    # a 100 kB-cheap PNG whose header announces 60000 x 60000 pixels: refused before decoding, as too large
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    r = _post(client, bomb, scale="3")
+    assert r.status_code == 413, r.text
+    assert "header announces more than" in r.json()["error"] and "--max-pixels" not in r.json()["error"]
+
+
+def test_a_request_without_a_model_gets_one_for_its_scale(client: TestClient, photo_png: bytes) -> None:
+    # the form's model field left out: the first model given that serves the scale, not always the first model
+    for scale, model in (("3", "w.safetensors"), ("2", "identity.safetensors")):
+        r = client.post("/api/upscale", files={"file": ("photo.png", photo_png, "image/png")}, data={"scale": scale})
+        assert r.status_code == 200, r.text
+        assert r.headers["x-model"] == model
+
+
 @pytest.mark.parametrize(("scale", "words"), [("abc", "must be a number"), ("1", "greater than 1"),
                                               ("40", "maximum"), ("", "no scale"),
                                               ("2", "trained for x3")])

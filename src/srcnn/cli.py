@@ -828,8 +828,9 @@ def _plan_batch(inputs: list[tuple[Path, Path]], out_dir: Path, ext: str
         dst = out_dir / rel.with_suffix(f.suffix if ext == "same" else f".{ext}")
         key = Path(os.path.normcase(os.path.abspath(dst)))
         if key in taken:
-            clashes.append((f, f"{f}: its output {dst} is also the output of {taken[key]}; "
-                            "rename one of them or use --ext same"))
+            differ = f.suffix.lower() != taken[key].suffix.lower() and ext != "same"  # a.png and a.jpg
+            clashes.append((f, f"{f}: its output {dst} is also the output of {taken[key]}; rename one of them"
+                            + (" or use --ext same" if differ else " or give them separate runs")))
             continue
         taken[key] = f
         jobs.append((f, dst))
@@ -914,10 +915,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             raise ConfigError(f"--ext {args.ext!r} is not an image type srcnn can write; use png, "
                               "jpg, tif, bmp, webp or same") from None
     if not batch and not to_stdout and args.output is not None:
-        try:  # an output type srcnn cannot write is a usage error, found before any image is read
-            format_for_path(args.output)
-        except ImageWriteError as e:
-            raise ConfigError(str(e)) from None
+        _check_output_type(args.output)  # found before any image is read
     if from_stdin:
         if batch or len(args.inputs) > 1:
             raise ConfigError("'-' (standard input) is one image: give it alone, with -o FILE or -o -")
@@ -925,7 +923,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             raise ConfigError("'-' reads the image from standard input, which is a terminal here; "
                               "pipe or redirect an image into it (srcnn upscale - ... < photo.jpg)")
     if to_stdout:
-        if sys.stdout is None or sys.stdout.isatty():
+        if sys.stdout is None or _closed(sys.stdout):
+            raise ConfigError("-o - writes the image to standard output, which is closed here; "
+                              "redirect it (> big.png) or pipe it to another program")
+        if sys.stdout.isatty():
             raise ConfigError("-o - writes the image to standard output, which is a terminal here; "
                               "redirect it (> big.png) or pipe it to another program")
         if ext == "same" and from_stdin:
@@ -953,7 +954,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             _note(f"skipped {inputs[0][0]}: {out} exists", args.quiet)
             return EXIT_OK
         fileio.check_output_path(out, overwrite=args.overwrite, inputs=input_set)
-        format_for_path(out)
+        _check_output_type(out)
         jobs = [(inputs[0][0], out)]
     # --width/--height give each image its own factor: keep a few networks (a folder of photos has
     # few distinct sizes), not one per image
@@ -1034,8 +1035,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 if to_stdout:  # encoded whole first: a failed encoding writes nothing
                     buf = io.BytesIO()
                     _save_image(img, buf, fmt, params)
-                    sys.stdout.buffer.write(buf.getvalue())
-                    sys.stdout.buffer.flush()
+                    try:
+                        sys.stdout.buffer.write(buf.getvalue())
+                        sys.stdout.buffer.flush()
+                    except BrokenPipeError:
+                        raise
+                    except OSError as e:  # a full disk behind '> file', a device that refuses writes
+                        raise ImageWriteError(f"cannot write the image to standard output: "
+                                              f"{e.strerror or e}") from None
                 else:
                     if batch:
                         fileio.make_folder(dst.parent)
@@ -1240,12 +1247,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     from .fileio import atomic_write_bytes, check_output_path
-    from .images import format_for_path
     from .infer import check_scale
 
     scale = check_scale(args.scale)
     out = check_output_path(args.output, overwrite=args.overwrite, inputs=_weights_input(args.weights))
-    format_for_path(out)  # an unknown suffix is refused before the work
+    _check_output_type(out)  # an unknown suffix is refused before the work
     weights: Any = args.weights
     if weights is not None:
         from .weights import load_weights
@@ -1266,6 +1272,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _closed(stream: Any) -> bool:
+    """Whether a standard stream's file descriptor is closed (``srcnn ... >&-``); a stream with no descriptor
+    (a test's capture) is not."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, io.UnsupportedOperation):  # (before ValueError/OSError: it is both)
+        return False
+    except ValueError:  # the Python file object is closed
+        return True
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def _check_output_type(path: str | Path) -> str:
+    """The Pillow format for an output file; a type srcnn cannot write is a usage error (exit 2), found
+    before any work, in every command."""
+    from .errors import ImageWriteError
+    from .images import format_for_path
+
+    try:
+        return format_for_path(path)
+    except ImageWriteError as e:
+        raise ConfigError(str(e)) from None
+
+
 # --- see the results (issue 8): compare, filters, serve
 def _figure_bytes(fig: Any, out: Path) -> bytes:
     from .images import format_for_path
@@ -1282,13 +1316,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .errors import ImageReadError, WeightsError
     from .figures import compare, render_comparison
     from .fileio import atomic_write_bytes, check_output_path
-    from .images import format_for_path, read_image, to_pil
+    from .images import read_image, to_pil
     from .infer import check_scale
     from .pretrained import best_for_scale, no_model_message
 
     scale = check_scale(args.scale)
     out = check_output_path(args.output, overwrite=args.overwrite, inputs=(Path(args.image),))
-    format_for_path(out)
+    _check_output_type(out)
     crop = None
     if args.crop is not None:
         parts = args.crop.replace(" ", "").split(",")
@@ -1337,11 +1371,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_filters(args: argparse.Namespace) -> int:
     from .figures import filters_figure
     from .fileio import atomic_write_bytes, check_output_path
-    from .images import format_for_path
     from .weights import load_weights
 
     out = check_output_path(args.output, overwrite=args.overwrite, inputs=(Path(args.weights),))
-    format_for_path(out)
+    _check_output_type(out)
     w = load_weights(args.weights)
     fig = filters_figure(w)
     atomic_write_bytes(out, _figure_bytes(fig, out), overwrite=args.overwrite)

@@ -11,6 +11,10 @@ class ImageReadError(SRCNNError):
     """An input image is missing, unreadable, truncated or of a kind we do not handle."""
 
 
+class ImageTooLargeError(ImageReadError):
+    """An input image's header announces more pixels than the limit allows (refused before decoding)."""
+
+
 class ImageWriteError(SRCNNError):
     """An output image or file could not be written."""
 

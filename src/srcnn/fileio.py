@@ -144,7 +144,8 @@ def check_output_path(path: str | os.PathLike[str], *, overwrite: bool = False,
     if p in ins:
         raise ImageWriteError(f"refusing to write {p}: it is also an input")
     if p.is_dir():
-        raise ImageWriteError(f"output {p} is a folder; give a file name (or use --out-dir)")
+        raise ImageWriteError(f"output {p} is a folder; give a file name (srcnn upscale writes into a folder with "
+                              "--out-dir)")
     if os.path.lexists(p) and not overwrite:
         raise ImageWriteError(f"{p} exists; pass --overwrite to replace it")
     check_output_folder(p.parent if str(p.parent) else Path("."))

@@ -6,7 +6,7 @@ Every input is normalised to a :class:`Picture`: float32 ``(H, W, C)`` in [0, 1]
 * palette (``P``) images become ``RGB``, or ``RGBA`` when they carry transparency; ``PA`` -> ``RGBA``;
 * ``1`` (bilevel) -> ``L``; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` -> ``RGB`` (Pillow's conversion);
 * 16-bit grayscale (``I;16``, ``I``) keeps its precision: values / 65535, written back as 16-bit
-  PNG/TIFF (8-bit for formats without 16-bit support). Pillow decodes 16-bit *colour* PNGs to
+  PNG/TIFF/PGM/JPEG 2000 (8-bit for formats without 16-bit support). Pillow decodes 16-bit *colour* PNGs to
   8 bits per channel, so those are processed as 8-bit (a note says so);
 * 32-bit float grayscale (``F``, e.g. float TIFF): read as 0..1 when every value lies in [0, 1],
   else as 0..255 (clipped); NaN or infinite values are refused; written back as 8-bit;
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageReadError, ImageWriteError
+from .errors import ImageReadError, ImageTooLargeError, ImageWriteError
 from .fileio import atomic_write_bytes
 
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -43,7 +43,7 @@ MODES = ("L", "LA", "RGB", "RGBA")
 #: Pillow formats :func:`read_image` opens (the common raster formats; no EPS, which runs Ghostscript).
 READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "TGA", "QOI",
                 "AVIF", "ICO", "PCX", "SGI", "JPEG2000", "PSD")
-_SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+_SIXTEEN_BIT_FORMATS = {"PNG", "TIFF", "PPM", "JPEG2000"}  # 16-bit grey: PNG, TIFF, PGM (maxval 65535), JP2
 #: Pillow formats that can carry an ICC profile / an EXIF block (read and written).
 _ICC_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "WEBP", "AVIF"}
 _EXIF_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "AVIF"}
@@ -248,7 +248,7 @@ def _decode(src: Path | bytes, p: Path | str, max_pixels: int | None) -> Picture
             with Image.open(_source(src), formats=_read_formats()) as img:
                 w, h = img.size
                 if max_pixels is not None and w * h > max_pixels:
-                    raise ImageReadError(_limit_message(p, f"{w}x{h} = {w * h:,} pixels", max_pixels))
+                    raise ImageTooLargeError(_limit_message(p, f"{w}x{h} = {w * h:,} pixels", max_pixels))
                 if w < 1 or h < 1:
                     raise ImageReadError(f"{p}: image has no pixels ({w}x{h})")
                 notes: list[str] = []
@@ -276,7 +276,7 @@ def _decode(src: Path | bytes, p: Path | str, max_pixels: int | None) -> Picture
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         limit = max_pixels if max_pixels is not None else int(old_limit or 0)
-        raise ImageReadError(_limit_message(p, _announced_size(src, e), limit)) from None
+        raise ImageTooLargeError(_limit_message(p, _announced_size(src, e), limit)) from None
     except UnidentifiedImageError:
         raise ImageReadError(f"{p}: not an image, or not a format srcnn reads (PNG, JPEG, TIFF, "
                              "BMP, WebP, GIF, ...)") from None

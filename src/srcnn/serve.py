@@ -41,7 +41,7 @@ from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from .errors import ConfigError, ImageReadError, SRCNNError, WeightsError
+from .errors import ConfigError, ImageReadError, ImageTooLargeError, SRCNNError, WeightsError
 from .figures import bicubic_picture
 from .images import encode_image, read_image_bytes
 from .infer import DEFAULT_TILE, check_scale, output_size_for, resolve_model, upscale_picture
@@ -167,6 +167,20 @@ class _Service:
                 "default": self.default,
                 "max_upload_bytes": self.max_upload_bytes, "max_pixels": self.max_pixels}
 
+    def model_id_for(self, scale: float) -> str:
+        """The model a request without one gets: the first given one that serves ``scale``, else the best
+        shipped model for it, else the page's default (whose refusal then names the scales it serves)."""
+        from .pretrained import best_for_scale
+
+        for i in self.order:
+            m = self.models[i]
+            if m.source == "file" and m.weights is not None and m.weights.supports_scale(scale):
+                return i
+        best = best_for_scale(scale)
+        if best is not None and best.name in self.models:
+            return best.name
+        return self.default or ""
+
     def model_for(self, model_id: str, scale: float) -> tuple[ServedModel, SRCNN, str]:
         m = self.models.get(model_id)
         if m is None:
@@ -208,6 +222,9 @@ class _Service:
                                "or a smaller scale")
         try:
             pic = read_image_bytes(data, name=shown, max_pixels=self.max_pixels)
+        except ImageTooLargeError:
+            raise _Refused(413, f"the image's header announces more than this server's limit of "
+                           f"{_mp(self.max_pixels)}; use a smaller image") from None
         except ImageReadError as e:
             raise _Refused(415, str(e)) from None
         res = upscale_picture(pic, scale, model, mode, tile=self.tile, device=self.device,
@@ -306,7 +323,7 @@ def create_app(weights_files: Sequence[str] = (), *, max_upload_mb: float = DEFA
         except ConfigError as e:
             return _error(400, str(e))
         if not isinstance(model_id, str) or not model_id:
-            model_id = svc.order[0]
+            model_id = svc.model_id_for(scale)
         ens_v = ens_s.strip().lower() if isinstance(ens_s, str) else ""
         if ens_v not in _FLAGS:
             return _error(400, f"self_ensemble must be 1 or 0 (true/false, on/off), got {ens_v[:20]!r}")

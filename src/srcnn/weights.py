@@ -158,13 +158,19 @@ def _check_savable(weights: Weights, keys: list[str], path: str | os.PathLike[st
     _check_shapes({k: weights.state_dict[k] for k in keys}, weights.config, f"cannot save to {path}")
 
 
+def _check_file(p: Path) -> None:
+    if p.is_dir():
+        raise WeightsError(f"{p} is a folder, not a weights file; give a .safetensors or .mat file inside it")
+    if not p.is_file():
+        raise WeightsError(f"weights file not found: {p}")
+
+
 def load_safetensors(path: str | os.PathLike[str]) -> Weights:
     """Read our format, checking the stored sha256. Raises :class:`WeightsError`."""
     from safetensors import safe_open
 
     p = Path(path)
-    if not p.is_file():
-        raise WeightsError(f"weights file not found: {p}")
+    _check_file(p)
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
@@ -178,6 +184,9 @@ def load_safetensors(path: str | os.PathLike[str]) -> Weights:
     if missing:
         raise WeightsError(f"{p}: missing tensors {missing}")
     digest = tensors_digest(tensors)
+    if "sha256" not in meta:
+        raise WeightsError(f"{p}: no sha256 recorded in its metadata, so its integrity cannot be checked; write it "
+                           "with srcnn.save_weights (or srcnn convert for the authors' .mat files)")
     if digest != meta.get("sha256"):
         raise WeightsError(f"{p}: weights are corrupt (sha256 of tensors {digest[:12]}… does not "
                            f"match the recorded {str(meta.get('sha256'))[:12]}…)")
@@ -238,8 +247,7 @@ def load_mat(path: str | os.PathLike[str], *, scale: float | None = None) -> Wei
     import scipy.io
 
     p = Path(path)
-    if not p.is_file():
-        raise WeightsError(f"weights file not found: {p}")
+    _check_file(p)
     try:
         m = scipy.io.loadmat(str(p))
     except Exception as e:
@@ -256,13 +264,13 @@ def load_mat(path: str | os.PathLike[str], *, scale: float | None = None) -> Wei
         b1 = np.asarray(m["biases_conv1"], dtype=np.float64).reshape(-1)
         b2 = np.asarray(m["biases_conv2"], dtype=np.float64).reshape(-1)
         b3 = np.asarray(m["biases_conv3"], dtype=np.float64).reshape(-1)
-        f1 = _side(w1.shape[0], "weights_conv1")
+        f1 = _side(w1.shape[0], f"{p}: weights_conv1")
         n1 = w1.shape[1]
         if w2.ndim == 2:  # Matlab drops a trailing singleton; [n1 x n2] means f2 = 1
             w2 = w2[:, None, :]
-        f2 = _side(w2.shape[1], "weights_conv2")
+        f2 = _side(w2.shape[1], f"{p}: weights_conv2")
         n2 = w2.shape[2]
-        f3 = _side(w3.shape[1], "weights_conv3")
+        f3 = _side(w3.shape[1], f"{p}: weights_conv3")
         if w2.shape[0] != n1 or w3.shape[0] != n2 or b1.size != n1 or b2.size != n2 or b3.size != 1:
             raise WeightsError(f"{p}: inconsistent layer shapes")
         # conv1 filter i = reshape(weights_conv1(:, i), f1, f1), column-major.
