@@ -1203,3 +1203,22 @@ def test_proc_refused_before_the_evaluation(tmp_path: Path, capsys: pytest.Captu
     code, _, err = _run(capsys, "evaluate", "-s", "3", "--sets", str(tmp_path), "--json", "/proc/srcnn.json", "-q")
     assert code == 1
     _error_line(err, "no file can be created in output folder /proc")
+
+
+def test_evaluate_notes_a_named_set_that_is_not_the_registered_one(data_root: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    args = ["evaluate", "-w", "srcnn-915-x3", "--sets", "Set5", "--no-per-image", "-q"]
+    code, _, err = _run(capsys, *args, "--data-root", str(data_root))
+    assert code == 0 and "not the registered set" not in err  # the real Set5: nothing to say
+    shutil.copytree(data_root / "Set5", tmp_path / "Set5")
+    files = sorted((tmp_path / "Set5").iterdir())
+    files[0].unlink()
+    with Image.open(files[1]) as im:
+        im.convert("L").convert("RGB").save(files[1])  # the same name, other pixels
+    Image.fromarray(_rgb(40, 40)).save(tmp_path / "Set5" / "mine.png")
+    code, _, err = _run(capsys, *args, "--data-root", str(tmp_path))
+    assert code == 0
+    assert "Set5 in" in err and "is not the registered set (1 missing, 1 changed, 1 extra file(s))" in err
+    assert "srcnn data verify Set5" in err
