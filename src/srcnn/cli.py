@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--channels-last", action="store_true",
                     help="run the convolutions in NHWC memory layout (torch.channels_last): the same training up "
                     "to float rounding, faster or slower by device (time it first: benchmarks/train_speed.py "
-                    "--device cuda --amp tf32 --channels-last); slower on CPUs")
+                    "--device cuda --amp tf32 --channels-last); no faster on CPUs")
     tr.add_argument("--warmup", type=_non_negative_int, default=None,
                     help="steps of linear learning-rate warm-up (default: 500 for fast 9-3-5 and "
                     "9-5-5, else 0)")
