@@ -143,6 +143,7 @@ def test_progress_reports_output_rows(tmp_path: Path, photo: np.ndarray, capsys:
     # A single image on the command line: a bar in output rows on stderr; -q hides it. (The bar waits
     # cli.ROWS_BAR_DELAY seconds before it shows, and this job may take less: shown at once here.)
     monkeypatch.setattr("srcnn.cli.ROWS_BAR_DELAY", 0.0)
+    monkeypatch.setattr("srcnn.cli._stderr_is_terminal", lambda: True)  # bars are drawn on terminals only
     src = tmp_path / "in.png"
     Image.fromarray(photo).save(src)
     capsys.readouterr()
