@@ -415,6 +415,12 @@ def test_file_url_quoting_and_overrides(registry: Registry,
     assert file_url(b, "http://x.test/{set}/{file}") == "http://x.test/Fake/b.png"
     with pytest.raises(DataError, match="bad download URL template"):
         file_url(b, "http://x.test/{nope}")
+    # a mirror given as a plain path, or a broken host: one clear error before any download (was a traceback)
+    with pytest.raises(DataError, match="needs http://, https:// or file://"):
+        file_url(b, "/srv/mirror/{path}")
+    with pytest.raises(DataError, match=r"bad download URL .*IPv6"):
+        file_url(b, "http://[::1/{path}")
+    assert file_url(b, "file:///srv/mirror/{set}/{file}") == "file:///srv/mirror/Fake/b.png"
 
 
 def test_shipped_registry_lists_the_standard_sets() -> None:

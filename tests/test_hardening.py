@@ -519,6 +519,12 @@ def test_bad_weights(capsys: pytest.CaptureFixture[str], tmp_path: Path, src_png
     code, _, err = _run(capsys, *base, "-s", "3", "-w", str(tmp_path / "x3.mat"))
     assert code == 1
     _error_line(err, "x3.mat: weights_conv1 has 80 taps per filter, not a square")
+    bad["weights_conv1"] = np.zeros((81, 64))
+    bad["weights_conv2"][3, 7] = np.nan  # a .mat is checked as our files are: NaN weights give black images
+    scipy.io.savemat(tmp_path / "x3.mat", bad)
+    code, _, err = _run(capsys, *base, "-s", "3", "-w", str(tmp_path / "x3.mat"))
+    assert code == 1 and not out.exists()
+    _error_line(err, "x3.mat: tensor conv2.weight holds NaN or infinite values")
     # One bit flipped in the tensor data: the recorded sha256 catches it.
     data = bytearray(weights_file.read_bytes())
     data[-50] ^= 0x10

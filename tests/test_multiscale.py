@@ -233,6 +233,16 @@ def test_balanced_scales_weigh_by_bicubic_error(tiny_root: Path) -> None:
     with pytest.raises(ConfigError, match="add --distill-from"):
         TrainConfig(distill_weight=0.3)
     assert TrainConfig(distill_weight=0.3, distill_from="srcnn-915-x3").distill_weight == 0.3
+    # a knot that no training scale reaches would be saved untrained, yet claimed as served
+    with pytest.raises(ConfigError, match="knot x2 would never be trained"):
+        TrainConfig(scale_knots=(2.0, 3.0))  # the default scale 3 only
+    with pytest.raises(ConfigError, match="knot x3 would never be trained"):
+        TrainConfig(scales=(2.0, 4.0), scale_knots=(2.0, 3.0, 4.0))
+    assert TrainConfig(scales=(2.0, 2.5, 4.0), scale_knots=(2.0, 3.0, 4.0)).scale_knots == (2.0, 3.0, 4.0)
+    # and numbers that are not whole, or seeds torch cannot take, are refused in Python too
+    for bad in ({"seed": 10**20}, {"seed": 1.5}, {"max_steps": 2.5}, {"stride": True}):
+        with pytest.raises(ConfigError):
+            TrainConfig(**bad)  # type: ignore[arg-type]
 
 
 def test_coefficient_learning_rate() -> None:

@@ -170,7 +170,9 @@ def test_malicious_checkpoint_refused(tmp_path: Path, tiny_root: Path, capsys: p
     code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val",
                  "--out", str(run), "--resume", "-q"])
     assert code == 1
-    assert "not a loadable srcnn checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not a loadable srcnn checkpoint" in err and "never unpickles" in err
+    assert "weights_only" not in err  # torch's advice to load it unsafely is not passed on
     assert not marker.exists()
 
 
@@ -734,3 +736,22 @@ def test_training_in_a_log_prints_one_line_per_validation_row(tiny_root: Path, t
     lines = [ln for ln in err.splitlines() if ln.startswith("train: step")]
     assert [ln.split(",")[0] for ln in lines] == ["train: step 3/7", "train: step 6/7", "train: step 7/7"]
     assert all("val PSNR" in ln and " dB" in ln for ln in lines) and "\r" not in err
+
+
+def test_a_new_run_never_replaces_an_earlier_runs_files(tiny_root: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # a folder with a run's weights but no checkpoint (deleted to save space, or weights put there to start from):
+    # a new run there would silently replace them, even the file given as --init-from
+    run = tmp_path / "r"
+    train(_cfg(tiny_root, run, max_steps=2, eval_every=2))
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(_cfg(tiny_root, run, max_steps=2))
+    (run / "checkpoint.pt").unlink()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert {"last.safetensors", "best.safetensors", "metrics.csv"} <= set(before)
+    code = main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--max-steps",
+                 "2", "--init-from", str(run / "last.safetensors"), "--out", str(run)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "holds last.safetensors, best.safetensors, metrics.csv of an earlier run" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # nothing replaced

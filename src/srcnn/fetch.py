@@ -295,13 +295,22 @@ def file_url(entry: DataFile, base_url: str | None = None) -> str:
     if "{" not in template:
         template = template.rstrip("/") + "/{repo}/{commit}/{path}"
     try:
-        return template.format(repo=entry.repo, commit=entry.commit,
-                               path=urllib.parse.quote(entry.path, safe="/"),
-                               set=urllib.parse.quote(entry.set_name, safe=""),
-                               file=urllib.parse.quote(entry.file, safe=""))
+        url = template.format(repo=entry.repo, commit=entry.commit,
+                              path=urllib.parse.quote(entry.path, safe="/"),
+                              set=urllib.parse.quote(entry.set_name, safe=""),
+                              file=urllib.parse.quote(entry.file, safe=""))
     except (KeyError, IndexError, ValueError) as e:
         raise DataError(f"bad download URL template {template!r} ({type(e).__name__}: {e}); "
                         "use the fields {repo}, {commit} and {path}") from None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # a bad port or bracketed host raises here, not inside the download
+    except ValueError as e:
+        raise DataError(f"bad download URL {url!r} ({e}); check the mirror template") from None
+    if parts.scheme not in ("http", "https", "file"):
+        raise DataError(f"download URL {url!r} needs http://, https:// or file:// (a local mirror: "
+                        "file:///srv/mirror/{path})")
+    return url
 
 
 # --------------------------------------------------------------------------------------------

@@ -105,16 +105,19 @@ def check_output_folder(folder: str | os.PathLike[str], *, create: bool = False)
         raise ImageWriteError(f"output folder {f} does not exist; create it first (mkdir -p {shlex.quote(str(f))})")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise ImageWriteError(f"cannot create output folder {f}: {anc} is not writable")
+    # os.access says yes to root where nothing can be made (/sys, /proc)
+    _probe_folder(anc, f"cannot create output folder {f}: no file can be made in {anc}")
     return f
 
 
-def _probe_folder(f: Path) -> None:
+def _probe_folder(f: Path, why: str = "") -> None:
     """Create and remove a file in ``f``, the way an output is written: ``os.access`` says yes to root for
-    folders where no file can be made (``/proc``, ``/sys``), and a refusal should come before the work."""
+    folders where no file can be made (``/proc``, ``/sys``), and a refusal should come before the work.
+    ``why``: the error's message (default: no file can be created in output folder ``f``)."""
     try:
         fd, name = tempfile.mkstemp(dir=f, prefix=".srcnn-probe-")
     except OSError as e:
-        raise write_error(f"no file can be created in output folder {f}", e) from None
+        raise write_error(why or f"no file can be created in output folder {f}", e) from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(name)

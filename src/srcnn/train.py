@@ -148,8 +148,12 @@ class TrainConfig:
             raise ConfigError(f"warmup must be 0 or more steps, got {self.warmup}")
         for name in ("batch_size", "micro_batch", "max_steps", "size", "eval_every", "ckpt_every", "stride"):
             v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                raise ConfigError(f"{name.replace('_', '-')} must be a whole number, got {v!r}")
             if v is not None and v < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive, got {v}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be a whole number from 0 to {2**32 - 1}, got {self.seed!r}")
         for name in ("epochs", "max_minutes", "lr"):
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):
@@ -173,6 +177,13 @@ class TrainConfig:
             if min(self.scales) < self.scale_knots[0] or max(self.scales) > self.scale_knots[-1]:
                 raise ConfigError(f"the knots {list(self.scale_knots)} must span the training scales "
                                   f"{sorted(set(self.scales))}")
+            ks = list(self.scale_knots)
+            for i, k in enumerate(ks):  # a knot no training scale reaches would keep its starting weights
+                lo = ks[i - 1] if i > 0 else -math.inf
+                hi = ks[i + 1] if i + 1 < len(ks) else math.inf
+                if not any(lo < s < hi for s in self.scales):
+                    raise ConfigError(f"knot x{k:g} would never be trained: no training scale lies between its "
+                                      f"neighbours; add a --scale in ({lo:g}, {hi:g}) or drop the knot")
         if self.distill_from is None and self.distill_weight != 0.5:
             raise ConfigError("distill-weight sets how much of the label a teacher gives: add --distill-from "
                               "(a shipped model name or weights file)")
@@ -592,6 +603,10 @@ def _validation_images(cfg: TrainConfig) -> list[np.ndarray]:
     return imgs
 
 
+#: Files a run writes into --out besides checkpoint.pt: a new run there would replace them.
+_RUN_FILES = ("last.safetensors", "best.safetensors", "metrics.csv")
+
+
 #: Options that a resumed run is expected to change (how long, where, how often to log/save), or that
 #: only matter at the start (the initialisation; a resumed run starts from its checkpoint).
 _RESUME_FREE = {"max_steps", "epochs", "max_minutes", "out", "data_root", "device", "eval_every", "ckpt_every",
@@ -625,6 +640,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
         ck = torch.load(path, weights_only=True, map_location=map_location)
     except Exception as e:  # UnpicklingError for anything that is not plain data
         why = (str(e).splitlines() or [type(e).__name__])[0]  # an empty file's error has no message
+        if "Weights only load failed" in why:  # not torch's advice to load it unsafely: srcnn never does
+            why = "it holds Python objects besides tensors and numbers, which srcnn never unpickles"
         raise WeightsError(f"{path}: not a loadable srcnn checkpoint ({why})") from None
     if not isinstance(ck, dict) or ck.get("version") != CKPT_VERSION:
         raise WeightsError(f"{path}: not an srcnn checkpoint (version {CKPT_VERSION})")
@@ -718,6 +735,10 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                 log(line)
     elif rank == 0 and ckpt_path.exists():
         raise ConfigError(f"{out} already holds a run; pass --resume to go on, or choose another --out")
+    elif rank == 0 and (kept := [n for n in _RUN_FILES if (out / n).exists()]):
+        # a run folder whose checkpoint was deleted, or weights put there: a new run would replace them
+        raise ConfigError(f"{out} holds {', '.join(kept)} of an earlier run but no checkpoint.pt to resume from; a "
+                          "new run would replace them: choose another --out (--init-from can start from them)")
     pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
                         cfg.data_root, strict=cfg.strict,
                         on_skip=(lambda f, why: log(f"skipped {why}")) if log and rank == 0 else None,
@@ -746,7 +767,11 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         no_sync = ddp.no_sync
     made = [p for p in (out, out / "tb") if not p.exists()]  # what a run that fails before its first step removes
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"cannot create the output folder {out}: {e.strerror or e}; choose another "
+                              "--out") from None
     writer = _MetricsWriter(out / "metrics.csv", append=resume) if rank == 0 else None
     tb = _tensorboard(out) if rank == 0 else None
     t_start = time.time()

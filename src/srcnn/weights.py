@@ -293,6 +293,7 @@ def load_mat(path: str | os.PathLike[str], *, scale: float | None = None) -> Wei
         "conv3.weight": torch.tensor(t3, dtype=torch.float32),
         "conv3.bias": torch.tensor(b3, dtype=torch.float32),
     }
+    _check_shapes(sd, config, str(p))  # also refuses NaN or infinite weights, as our own files' loader does
     if scale is None:
         mt = re.fullmatch(r"x(\d+(?:\.\d+)?)", p.stem)
         scale = float(mt.group(1)) if mt else None
