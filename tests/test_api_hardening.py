@@ -15,7 +15,8 @@ import srcnn
 from srcnn.engine import Engine
 from srcnn.errors import ConfigError, WeightsError
 from srcnn.evaluate import EvalConfig, load_ground_truth, scale_modulo
-from srcnn.metrics import psnr, ssim
+from srcnn.metrics import modcrop, psnr, shave, ssim
+from srcnn.resize import imresize
 from srcnn.train import TrainConfig
 
 
@@ -58,6 +59,18 @@ def test_metrics_refuse_rgb_that_is_not_uint8() -> None:
         psnr(np.dstack([rgb, rgb[:, :, :1]]), np.dstack([rgb, rgb[:, :, :1]]))
     g = rgb[:, :, 0]
     assert psnr(g.astype(np.float64) + 0.6, g) == pytest.approx(20 * np.log10(255 / 0.6))  # gray: exact
+    # the other misuses are ConfigErrors too (ValueErrors: `except ValueError` still catches them), never a
+    # silent figure: a 0..1 float against 0..255 integers scored a few dB
+    for call, words in [(lambda: psnr(g / 255.0, g), "multiply the float one by 255"),
+                        (lambda: ssim(g / 255.0, g), "multiply the float one by 255"),
+                        (lambda: psnr(g, g[:8]), "shape mismatch"), (lambda: psnr(g[:0], g[:0]), "empty"),
+                        (lambda: psnr(g, g, peak=0), "peak"), (lambda: ssim(g, g, window=0), "window"),
+                        (lambda: modcrop(g, 0), "modulo"), (lambda: shave(g, 8), "too small to shave"),
+                        (lambda: imresize(torch.zeros(3, 0, 5), 0.5), "empty")]:
+        with pytest.raises(ConfigError, match=words):
+            call()
+    with pytest.raises(TypeError, match=r"torch\.from_numpy"):
+        imresize(g.astype(np.float32), 0.5)  # type: ignore[arg-type]
 
 
 def test_16_bit_gray_ground_truth_is_scaled_not_clipped(tmp_path: Path) -> None:

@@ -21,12 +21,14 @@ def shave(img: np.ndarray, border: int) -> np.ndarray:
     if border <= 0:
         return img
     if img.shape[0] <= 2 * border or img.shape[1] <= 2 * border:
-        raise ValueError(f"image {img.shape[:2]} too small to shave {border} pixels per side")
+        raise ConfigError(f"image {img.shape[:2]} too small to shave {border} pixels per side")
     return img[border:-border, border:-border]
 
 
 def modcrop(img: np.ndarray, modulo: int) -> np.ndarray:
     """Crop bottom/right so height and width are multiples of ``modulo`` (Matlab ``modcrop``)."""
+    if isinstance(modulo, bool) or not isinstance(modulo, int | np.integer) or modulo < 1:
+        raise ConfigError(f"modulo must be a positive whole number, got {modulo!r}")
     h, w = img.shape[:2]
     return img[: h - h % modulo, : w - w % modulo]
 
@@ -46,11 +48,33 @@ def _as_y(img: np.ndarray) -> np.ndarray:
     return img
 
 
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB between two images on the 0..255 scale (``compute_psnr.m``). Equal -> ``inf``."""
+def _pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The planes two metrics inputs compare, checked: same shape, not empty, on one scale."""
     a, b = _as_y(np.asarray(a)), _as_y(np.asarray(b))
     if a.shape != b.shape:
-        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+        raise ConfigError(f"shape mismatch: {a.shape} vs {b.shape}")
+    if a.size == 0:
+        raise ConfigError(f"the images are empty: shape {a.shape}")
+    for x in (a, b):
+        if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise ConfigError(f"images must hold numbers on the 0..255 scale, got {x.dtype}")
+    ints = [np.issubdtype(x.dtype, np.integer) for x in (a, b)]
+    if ints[0] != ints[1]:  # uint8 against float 0..1 would score a few dB, silently
+        f = b if ints[0] else a
+        i = a if ints[0] else b
+        if float(np.max(f)) <= 1.0 < float(np.max(i)):
+            raise ConfigError("one image is integer 0..255 and the other float 0..1: put both on the 0..255 scale "
+                              "(multiply the float one by 255)")
+    return a, b
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB between two images on the 0..255 scale (``compute_psnr.m``). Equal -> ``inf``.
+    Raises :class:`ConfigError` for images of different shapes, empty ones, or one on 0..1 against
+    one on 0..255."""
+    if not (peak > 0 and math.isfinite(peak)):
+        raise ConfigError(f"peak must be a positive number, got {peak!r}")
+    a, b = _pair(a, b)
     d = a.astype(np.float64) - b.astype(np.float64)
     mse = float(np.mean(d * d))
     if mse == 0:
@@ -79,11 +103,12 @@ def ssim(a: np.ndarray, b: np.ndarray, *, peak: float = 255.0, k1: float = 0.01,
          k2: float = 0.03, window: int = 11, sigma: float = 1.5) -> float:
     """Mean SSIM (Wang et al. 2004, ``ssim_index.m``): Gaussian 11x11 window, sigma 1.5,
     K1 = 0.01, K2 = 0.03, L = 255, 'valid' filtering, no downsampling. Inputs on 0..255."""
-    a, b = _as_y(np.asarray(a)), _as_y(np.asarray(b))
-    if a.shape != b.shape:
-        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or not (sigma > 0 and peak > 0):
+        raise ConfigError(f"window must be a positive whole number and sigma, peak positive; got {window!r}, "
+                          f"{sigma!r}, {peak!r}")
+    a, b = _pair(a, b)
     if a.shape[0] < window or a.shape[1] < window:
-        raise ValueError(f"image {a.shape} smaller than the {window}x{window} SSIM window")
+        raise ConfigError(f"image {a.shape} smaller than the {window}x{window} SSIM window")
     x, y = a.astype(np.float64), b.astype(np.float64)
     g = _gaussian_1d(window, sigma)
     c1, c2 = (k1 * peak) ** 2, (k2 * peak) ** 2

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import ConfigError
+
 _KERNEL_WIDTH = 4.0
 
 
@@ -102,33 +104,38 @@ def _resize_last_axis(x: torch.Tensor, out_length: int, scale: float,
 
 
 def _check(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"imresize takes a float torch tensor, got {type(x).__name__} (torch.from_numpy(a).float() "
+                        "converts a numpy array)")
     if not x.is_floating_point():
         raise TypeError(f"imresize needs a float tensor, got {x.dtype}")
     if x.ndim < 2:
-        raise ValueError(f"expected (..., H, W), got shape {tuple(x.shape)}")
+        raise ConfigError(f"expected (..., H, W), got shape {tuple(x.shape)}")
+    if x.shape[-1] < 1 or x.shape[-2] < 1:
+        raise ConfigError(f"the image is empty: shape {tuple(x.shape)}")
 
 
 def _plan(h: int, w: int, scale: float | tuple[float, float] | None,
           size: tuple[int, int] | None) -> tuple[int, int, float, float]:
     """The output size and per-axis scales of :func:`imresize`: ``(oh, ow, row_scale, col_scale)``."""
     if scale is None and size is None:
-        raise ValueError("give scale or size")
+        raise ConfigError("give scale or size")
     if scale is not None:
         try:
             pair: tuple[Any, ...] = (scale, scale) if np.ndim(scale) == 0 else tuple(scale)  # type: ignore[arg-type]
             sh, sw = (float(v) for v in pair)  # numbers, numpy and 0-d torch scalars
         except (TypeError, ValueError):
-            raise ValueError(f"scale must be a number or a (row, column) pair of numbers, got {scale!r}") from None
+            raise ConfigError(f"scale must be a number or a (row, column) pair of numbers, got {scale!r}") from None
         for s in (sh, sw):
             if not (s > 0 and math.isfinite(s)):
-                raise ValueError(f"scale must be a positive finite number, got {s!r}")
+                raise ConfigError(f"scale must be a positive finite number, got {s!r}")
     if size is None:
         size = (output_size(h, sh), output_size(w, sw))
     if len(size) != 2:
-        raise ValueError(f"size must be (height, width), got {size!r}")
+        raise ConfigError(f"size must be (height, width), got {size!r}")
     oh, ow = int(size[0]), int(size[1])
     if oh < 1 or ow < 1:
-        raise ValueError(f"output size must be >= 1, got {size}")
+        raise ConfigError(f"output size must be >= 1, got {size}")
     if scale is None:
         sh, sw = oh / h, ow / w
     return oh, ow, sh, sw
