@@ -150,7 +150,12 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
                                (replace(w, config=config_for("9-5-5")), "a.safetensors", "expects"),
                                (replace(w, state_dict={k: v for k, v in w.state_dict.items() if k != "conv1.bias"}),
                                 "b.safetensors", "without the tensors ['conv1.bias']"),
-                               (replace(w, channels_mode="bgr"), "c.safetensors", "channels_mode must be one of")]:
+                               (replace(w, channels_mode="bgr"), "c.safetensors", "channels_mode must be one of"),
+                               (replace(w, scales=("abc",)), "d.safetensors", "scales must be numbers above 1"),
+                               (replace(w, scales=(float("nan"),)), "e.safetensors", "scales must be numbers above 1"),
+                               (replace(w, extra={"k": 3}), "f.safetensors", "metadata must be text, not ['k']"),
+                               (replace(w, provenance=None), "g.safetensors", "metadata must be text"),
+                               (w.build(), "h.safetensors", "takes a srcnn.Weights, got SRCNN")]:
         with pytest.raises(WeightsError, match=re.escape(needle)):
             save_weights(bad, tmp_path / where)
         assert not (tmp_path / where).exists()

@@ -119,6 +119,9 @@ def save_weights(weights: Weights, path: str | os.PathLike[str], *, overwrite: b
     values, an unknown ``channels_mode``."""
     from safetensors.torch import save
 
+    if not isinstance(weights, Weights):
+        raise WeightsError(f"save_weights takes a srcnn.Weights, got {type(weights).__name__} (for a module: "
+                           "Weights(config=model.config, state_dict=model.state_dict(), scales=(3.0,)))")
     keys = list(_KEYS)
     if weights.scale_poly is not None:
         keys += [ck for _, ck in weights.scale_poly.coef_keys()]
@@ -155,6 +158,13 @@ def _check_savable(weights: Weights, keys: list[str], path: str | os.PathLike[st
         raise WeightsError(f"cannot save weights without the tensors {missing}")
     if weights.channels_mode not in CHANNEL_MODES:
         raise WeightsError(f"channels_mode must be one of {CHANNEL_MODES}, got {weights.channels_mode!r}")
+    for k in weights.scales:  # what load_weights reads back: numbers, and scales only upscale
+        if isinstance(k, bool) or not isinstance(k, int | float) or not (math.isfinite(k) and k > 1):
+            raise WeightsError(f"cannot save to {path}: scales must be numbers above 1, got {k!r}")
+    texts = {"provenance": weights.provenance, "name": weights.name, **weights.extra}
+    bad = [k for k, v in texts.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise WeightsError(f"cannot save to {path}: metadata must be text, not {bad}")
     _check_shapes({k: weights.state_dict[k] for k in keys}, weights.config, f"cannot save to {path}")
 
 
