@@ -240,7 +240,8 @@ def test_balanced_scales_weigh_by_bicubic_error(tiny_root: Path) -> None:
         TrainConfig(scales=(2.0, 4.0), scale_knots=(2.0, 3.0, 4.0))
     assert TrainConfig(scales=(2.0, 2.5, 4.0), scale_knots=(2.0, 3.0, 4.0)).scale_knots == (2.0, 3.0, 4.0)
     # and numbers that are not whole, or seeds torch cannot take, are refused in Python too
-    for bad in ({"seed": 10**20}, {"seed": 1.5}, {"max_steps": 2.5}, {"stride": True}):
+    for bad in ({"seed": 10**20}, {"seed": 1.5}, {"max_steps": 2.5}, {"stride": True}, {"scales": 3},
+                {"val_set": None}, {"train_sets": "T91"}):
         with pytest.raises(ConfigError):
             TrainConfig(**bad)  # type: ignore[arg-type]
 

@@ -755,3 +755,16 @@ def test_a_new_run_never_replaces_an_earlier_runs_files(tiny_root: Path, tmp_pat
     err = capsys.readouterr().err
     assert "holds last.safetensors, best.safetensors, metrics.csv of an earlier run" in err and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before  # nothing replaced
+
+
+def test_a_resume_at_the_runs_end_says_there_is_nothing_to_do(tiny_root: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", "val", "--batch-size", "4",
+            "--size", "33", "--out", str(tmp_path / "r"), "-q"]
+    assert main([*base, "--max-steps", "4", "--eval-every", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped at step 4 of 4; last val PSNR" in out and "nan" not in out
+    assert main([*base, "--max-steps", "3", "--resume"]) == 0  # a shorter run than it already made
+    cap = capsys.readouterr()
+    assert "already stood at step 4" in cap.err and "nothing to do" in cap.err
+    assert "no validation this start" in cap.out and "nan" not in cap.out

@@ -1216,9 +1216,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if res["rank"] == 0:
+        if first_step_at is None:  # a resume at or past the run's end: nothing was done
+            _note(f"the run already stood at step {res['step']}, at or past the end this command gives it "
+                  "(--max-steps / --epochs / --max-minutes): nothing to do; give a larger one to go on")
+        last, best = res["last_val_psnr"], res["best_val_psnr"]
+        vals = (f"last val PSNR {last:.2f} dB" if last is not None else "no validation this start") + (
+            f", best {best:.2f} dB" if best is not None and math.isfinite(best) else "")
         print(f"stopped at step {res['step']} of {res['total'] if res['total'] < 1e9 else '-'}; "
-              f"last val PSNR {res['last_val_psnr'] or float('nan'):.2f} dB, best "
-              f"{res['best_val_psnr']:.2f} dB; {res['elapsed_s'] / 60:.1f} min of training "
+              f"{vals}; {res['elapsed_s'] / 60:.1f} min of training "
               f"(this start: {((first_step_at or time.monotonic()) - started) / 60:.1f} min of setup first); "
               f"files in {res['out']}")
         label = val_set_label(args.val_set)

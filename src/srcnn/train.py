@@ -158,6 +158,12 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):
                 raise ConfigError(f"{name.replace('_', '-')} must be a positive number, got {v}")
+        if not isinstance(self.scales, tuple | list):
+            raise ConfigError(f"scales is a tuple of numbers, e.g. (3.0,) or (2.0, 3.0, 4.0); got {self.scales!r}")
+        if not isinstance(self.train_sets, tuple | list) or not all(isinstance(t, str) for t in self.train_sets):
+            raise ConfigError(f"train_sets is a tuple of set names or folders, e.g. ('T91',); got {self.train_sets!r}")
+        if not isinstance(self.val_set, str) or not self.val_set:
+            raise ConfigError(f"val_set is a set name or folder, e.g. 'Set5'; got {self.val_set!r}")
         if not self.scales:
             raise ConfigError("give at least one scale")
         for k in self.scales:  # the CLI checks its --scale; a TrainConfig built in Python is checked here
@@ -562,7 +568,11 @@ def _dist() -> tuple[int, int]:
 
 
 def setup_distributed(device: str) -> tuple[int, int, str]:
-    """Initialise the process group when run under torchrun; returns (rank, world, device)."""
+    """Initialise the process group when run under torchrun; returns (rank, world, device). ``device`` is
+    checked first (``auto`` picks one; one this PyTorch cannot use is a :class:`ConfigError`)."""
+    from .infer import check_device
+
+    device = check_device(device)
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) < 2:
         return 0, 1, device
     if not dist.is_initialized():
