@@ -146,3 +146,31 @@ def test_config_refuses_booleans_for_sizes() -> None:
     for kw in ({"f1": True}, {"channels": True}, {"n2": False}):
         with pytest.raises(ConfigError):
             SRCNNConfig(**kw)  # type: ignore[arg-type]
+
+
+def test_upscale_takes_uint16_tensors_and_refuses_empty_and_meta_ones() -> None:
+    import srcnn
+
+    g16 = (np.random.default_rng(2).random((1, 20, 24)) * 65535).astype(np.uint16)
+    from_tensor = srcnn.upscale(torch.from_numpy(g16), 2, "srcnn-915-x2")
+    from_array = srcnn.upscale(g16[0], 2, "srcnn-915-x2")
+    assert from_tensor.dtype == torch.uint16 and tuple(from_tensor.shape) == (1, 40, 48)
+    assert np.array_equal(from_tensor.numpy()[0], from_array)  # as a uint16 numpy array is upscaled
+    with pytest.raises(ConfigError, match=r"no pixels \(shape \(3, 0, 5\)\)"):  # the shape as given
+        srcnn.upscale(torch.zeros(3, 0, 5), 2)
+    with pytest.raises(ConfigError, match="'meta' device"):
+        srcnn.upscale(torch.empty(3, 8, 8, device="meta"), 2)
+
+
+def test_a_relative_xdg_folder_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # the XDG spec: a relative $XDG_CACHE_HOME / $XDG_DATA_HOME is invalid (it would move with the working folder)
+    from srcnn.data import cache_dir
+    from srcnn.datasets import default_data_root
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "rel/cache")
+    monkeypatch.setenv("XDG_DATA_HOME", "rel/data")
+    assert cache_dir() == tmp_path / ".cache" / "srcnn"
+    assert default_data_root() == tmp_path / ".local" / "share" / "srcnn" / "data"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c" / "srcnn"

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .color import rgb_to_ycbcr
-from .datasets import list_images, resolve_set
+from .datasets import list_images, resolve_set, xdg_dir
 from .errors import ConfigError, DataError, ImageReadError
 from .evaluate import load_ground_truth, scale_modulo
 from .fileio import atomic_write_bytes
@@ -65,8 +65,8 @@ class Pair:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "srcnn"
+    """``$XDG_CACHE_HOME/srcnn`` (an absolute path), else ``~/.cache/srcnn``."""
+    return xdg_dir("XDG_CACHE_HOME", ".cache") / "srcnn"
 
 
 #: What srcnn keeps in :func:`cache_dir`, by kind: file patterns (``partial``: the temporary files of

@@ -20,10 +20,16 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
 )
 
 
+def xdg_dir(variable: str, *default: str) -> Path:
+    """``$variable`` (``XDG_DATA_HOME``, ``XDG_CACHE_HOME``) when it holds an absolute path, else ``~/<default>``:
+    the XDG spec says a relative value is invalid and is to be ignored (it would move with the working folder)."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value and os.path.isabs(value) else Path.home().joinpath(*default)
+
+
 def default_data_root() -> Path:
     """The per-user default data root (no environment variable, no option)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "srcnn" / "data"
+    return xdg_dir("XDG_DATA_HOME", ".local", "share") / "srcnn" / "data"
 
 
 def resolve_data_root(data_root: str | os.PathLike[str] | None = None) -> Path:

@@ -371,7 +371,7 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
       ``I;16`` for 16-bit grayscale (``I;16`` / ``I`` input).
     * numpy array: ``(H, W)`` or ``(H, W, C)`` with C in {1, 2, 3, 4} (gray, gray+alpha, RGB, RGBA);
       uint8 -> uint8, uint16 -> uint16, float (in [0, 1]; values outside are clipped) -> float32.
-    * torch tensor: ``(C, H, W)`` or ``(N, C, H, W)``, float in [0, 1] or uint8 -> same layout and dtype.
+    * torch tensor: ``(C, H, W)`` or ``(N, C, H, W)``, float in [0, 1], uint8 or uint16 -> same layout and dtype.
 
     NaN or infinite values and empty images raise :class:`ConfigError` (a PIL float image holding NaN
     raises :class:`ImageReadError`, as reading such a file does); so do a ``tile`` that is not a
@@ -429,12 +429,16 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
         if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
             raise ConfigError(f"expected a (C, H, W) or (N, C, H, W) tensor with C in 1..4, "
                               f"got shape {tuple(image.shape)}")
-        if image.dtype == torch.uint8:  # 0..255, as a uint8 numpy array would be
+        if image.device.type == "meta":
+            raise ConfigError("the tensor is on the 'meta' device and holds no values; pass one with data")
+        if image.shape[1] < 1 or image.shape[2] < 1:
+            raise ConfigError(f"the image has no pixels (shape {tuple(image.shape)})")
+        if image.dtype in (torch.uint8, torch.uint16):  # 0..255 / 0..65535, as numpy arrays of them would be
             arr = image.detach().cpu().permute(1, 2, 0).numpy()
         elif image.is_floating_point():
             arr = image.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
         else:
-            raise ConfigError(f"unsupported tensor dtype {image.dtype}; use a float tensor in [0, 1] or uint8")
+            raise ConfigError(f"unsupported tensor dtype {image.dtype}; use a float tensor in [0, 1], uint8 or uint16")
         res = _upscale_numpy(arr, s, model, mode, tile, device, self_ensemble)
         return torch.from_numpy(res).permute(2, 0, 1).to(image.device, image.dtype)
     raise ConfigError(f"cannot upscale an object of type {type(image).__name__}; "
