@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -537,8 +538,16 @@ def test_resume_reports_changed_options(tiny_root: Path, tmp_path: Path) -> None
     train(_cfg(tiny_root, tmp_path / "r", max_steps=8, lr=2e-3, downscales=(0.8,)), resume=True, log=said.append)
     assert [s for s in said if "changed option" in s] == [
         "resumed with a changed option: downscales [] -> [0.8]",
-        "resumed with a changed option: lr None -> 0.002",
+        "resumed with a changed option: lr None (the default, 0.001) -> 0.002",
     ]
+    # an option left to the recipe is shown with what it meant, and not reported when that did not change
+    saved = load_checkpoint(tmp_path / "r" / "checkpoint.pt")["config"]  # now with lr 2e-3, downscale 0.8
+    same = _cfg(tiny_root, tmp_path / "r", lr=2e-3, downscales=(0.8,))
+    assert changed_options(saved, same) == []
+    default = replace(same, batch_size=None).batch
+    assert changed_options(saved, replace(same, batch_size=None)) == [
+        f"resumed with a changed option: batch-size 16 -> None (the default, {default})"]
+    assert changed_options({**saved, "batch_size": None}, replace(same, batch_size=default)) == []  # what it meant
     assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["step"] == 8  # allowed: the run went on
 
 

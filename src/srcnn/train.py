@@ -46,7 +46,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -638,8 +638,28 @@ def changed_options(saved: dict[str, Any], cfg: TrainConfig) -> list[str]:
     resumed run to report: a forgotten ``--downscale`` or a new ``--lr`` should not pass unnoticed.
     Changing options on resume is allowed (e.g. adding data to a converged run)."""
     now = cfg.to_dict()
-    return [f"resumed with a changed option: {k.replace('_', '-')} {saved[k]!r} -> {now[k]!r}"
-            for k in sorted(now) if k in saved and k not in _RESUME_FREE and saved[k] != now[k]]
+    lines = []
+    for k in sorted(now):
+        if k not in saved or k in _RESUME_FREE or saved[k] == now[k]:
+            continue
+        was, new = repr(saved[k]), repr(now[k])
+        if k in _RESOLVED:  # an option left to the recipe: say what it meant, and skip it when that is unchanged
+            try:
+                before = getattr(replace(cfg, **{k: saved[k]}), _RESOLVED[k])
+            except (ConfigError, TypeError, ValueError):
+                before = None
+            after = getattr(cfg, _RESOLVED[k])
+            if before is not None and before == after:
+                continue
+            was += f" (the default, {before!r})" if saved[k] is None and before is not None else ""
+            new += f" (the default, {after!r})" if now[k] is None else ""
+        lines.append(f"resumed with a changed option: {k.replace('_', '-')} {was} -> {new}")
+    return lines
+
+
+#: Options whose ``None`` means "the recipe's default", and the property that resolves them.
+_RESOLVED = {"batch_size": "batch", "lr": "base_lr", "warmup": "warmup_steps", "size": "patch",
+             "augment": "use_augment"}
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
