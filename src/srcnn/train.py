@@ -768,7 +768,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     elif rank == 0 and (kept := [n for n in _RUN_FILES if (out / n).exists()]):
         # a run folder whose checkpoint was deleted, or weights put there: a new run would replace them
         raise ConfigError(f"{out} holds {', '.join(kept)} of an earlier run but no checkpoint.pt to resume from; a "
-                          "new run would replace them: choose another --out (--init-from can start from them)")
+                          "new run would replace them: choose another --out (--init-from can start from them), or "
+                          "delete them to start over there")
     pairs = build_pairs(PairConfig(cfg.train_sets, cfg.scales, cfg.channels, cfg.downscales),
                         cfg.data_root, strict=cfg.strict,
                         on_skip=(lambda f, why: log(f"skipped {why}")) if log and rank == 0 else None,
