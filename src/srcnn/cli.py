@@ -977,8 +977,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         if args.skip_existing and os.path.lexists(out) and out not in input_set:
             _note(f"skipped {inputs[0][0]}: {out} exists", args.quiet)
             return EXIT_OK
-        fileio.check_output_path(out, overwrite=args.overwrite, inputs=input_set)
-        _check_output_type(out)
+        fileio.check_output_path(out, overwrite=args.overwrite, inputs=input_set)  # its type: checked above
         jobs = [(inputs[0][0], out)]
     # --width/--height give each image its own factor: keep a few networks (a folder of photos has
     # few distinct sizes), not one per image
