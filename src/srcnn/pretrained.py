@@ -129,9 +129,10 @@ def _zoo_stage(run: str, args: str, minutes: tuple[float, float], steps: int, ga
                note: str = "", runs: int = 3) -> str:
     """A stage run by tools/train_zoo.sh with FROM_SHIPPED=1 (one GPU call, then a resume in a second) that
     replaced the shipped model by the selection rule."""
+    gpu = "to itself" if runs == 1 else f"shared by {runs} runs"
     return (f"tools/train_zoo.sh with FROM_SHIPPED=1, run {run}: srcnn train {args} --recipe fast --size 64 "
             f"--batch-size 128 --max-minutes {minutes[0]:g}, then --resume --max-minutes {minutes[1]:g} (one H200 "
-            f"shared by {runs} runs, {steps}k steps{note}); it replaced the model by scoring {gain} dB higher on 15 "
+            f"{gpu}, {steps}k steps{note}); it replaced the model by scoring {gain} dB higher on 15 "
             f"BSDS200 images{rule}")
 
 
@@ -166,9 +167,9 @@ _RECIPE_915_4 = _RECIPE_915_4_BEFORE + _trained_on(
 
 def _distilled_again(sha: str, args: str, run: str, minutes: tuple[float, float], steps: int, gain: str,
                      rule: str = "", runs: int = 3) -> str:
-    """A stage of a later GPU session (2026-11-27's second and third): one more round of self-distillation from the
-    model shipped before (sha256 ``sha``), as tools/train_zoo.sh runs it (FROM_SHIPPED=1, run ``run``, beside
-    ``runs - 1`` other runs on the GPU)."""
+    """A stage of a later GPU session (2026-11-27's second, third and fourth): one more round of self-distillation
+    from the model shipped before (sha256 ``sha``), as tools/train_zoo.sh runs it (FROM_SHIPPED=1, run ``run``,
+    beside ``runs - 1`` other runs on the GPU)."""
     distill = (f"{args} --init-from that model --distill-from that model (labels: 0.5 ground truth + 0.5 its "
                "8-view self-ensemble) --lr 1e-4 --warmup 200")
     return f"; shipped so (sha256 {sha}...), then distilled into itself: " + _zoo_stage(
@@ -179,6 +180,8 @@ _X4_955_ARGS = f"--arch 9-5-5 --scale 4 {_ALL_SETS} {_DOWN}"
 _RECIPE_955_4_AGAIN = _RECIPE_955_4 + _distilled_again("1b46db34", _X4_955_ARGS, "955-x4d", (7, 10), 56, "0.0045")
 _RECIPE_955_4_THIRD = _RECIPE_955_4_AGAIN + _distilled_again(
     "164f9d2c", _X4_955_ARGS, "955-x4d", (7.5, 11.5), 88, "0.0041", runs=2)
+_RECIPE_955_4_FOURTH = _RECIPE_955_4_THIRD + _distilled_again(
+    "78d43398", _X4_955_ARGS, "955-x4d", (8, 11.25), 126, "0.0051", runs=1)
 _RECIPE_915_4_AGAIN = _RECIPE_915_4 + _distilled_again(
     "b9ebe9e9", f"--arch 9-1-5 --scale 4 --train-set T91 {_DOWN}", "915-x4d", (7.5, 10.5), 98, "0.0054",
     " (the 9-1-5 rule: at least 0.003 dB)")
@@ -197,9 +200,9 @@ REGISTRY: tuple[ModelInfo, ...] = (
     _ours("9-1-5", 3, "2875c8da91dec833860db724dae75015a3745df724c1876a25b04514bdf06e3e",
           _results(set5=(32.656, 0.9081), set14=(29.160, 0.8182), bsd100=(28.315, 0.7831)),
           _RECIPE_915_3),
-    _ours("9-5-5", 4, "78d43398e540df1457a7c9545f0e0d92985f5c20cab694afb7648f1332c6f39e",
-          _results(set5=(30.623, 0.8686), set14=(27.621, 0.7567), bsd100=(27.002, 0.7154)),
-          _RECIPE_955_4_THIRD),
+    _ours("9-5-5", 4, "4c56d3c69e2f05c544eace9f8550a080605360a7852e0f514d0fefa4f7adc0b7",
+          _results(set5=(30.640, 0.8688), set14=(27.631, 0.7570), bsd100=(27.009, 0.7156)),
+          _RECIPE_955_4_FOURTH),
     _ours("9-1-5", 4, "22731dfb6773229e535ed9006022708572c9f70f3e441eb55d547811519270d3",
           _results(set5=(30.324, 0.8592), set14=(27.350, 0.7477), bsd100=(26.814, 0.7072)),
           _RECIPE_915_4_AGAIN),
