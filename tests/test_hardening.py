@@ -1228,3 +1228,25 @@ def test_evaluate_notes_a_named_set_that_is_not_the_registered_one(data_root: Pa
     assert code == 0
     assert "Set5 in" in err and "is not the registered set (1 missing, 1 changed, 1 extra file(s))" in err
     assert "srcnn data verify Set5" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["upscale", "", "-s", "2", "-o", "OUT.png"],  # was read as the current folder ("got 27 images")
+    ["upscale", "IN.png", "-s", "2", "-o", ""],
+    ["upscale", "IN.png", "-s", "2", "--out-dir", ""],
+    ["upscale", "IN.png", "-s", "2", "-w", "", "-o", "OUT.png"],
+    ["evaluate", "--sets", "Set5", "--json", ""],  # was silently not written
+    ["train", "--out", ""],  # trained into the current folder
+    ["train", "--init-from", ""],
+    ["plot", "", "-o", "OUT.png"],
+    ["demo", "-o", ""],
+    ["info", ""],
+])
+def test_an_empty_path_or_name_is_refused(argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (8, 8)).save(tmp_path / "IN.png")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "empty; give a file, folder or model name" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IN.png"]  # nothing written

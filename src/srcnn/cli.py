@@ -83,6 +83,14 @@ def _size(s: str) -> int:
     return int(v)
 
 
+def _nonempty(s: str) -> str:
+    """A file, folder or model name: an empty one (``-o ""``, say, from an unset shell variable) is refused rather
+    than read as the current folder or as "not given"."""
+    if s == "":
+        raise argparse.ArgumentTypeError("empty; give a file, folder or model name")
+    return s
+
+
 def _float(s: str) -> float:
     try:
         return float(s)
@@ -111,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "With --out-dir, folders are processed image by image: a bad file is "
                         "reported and skipped, a summary ends the run, and the exit code is 0 only "
                         "when every image succeeded (1 when some failed, 2 on usage errors).")
-    up.add_argument("inputs", nargs="+", metavar="INPUT",
+    up.add_argument("inputs", type=_nonempty, nargs="+", metavar="INPUT",
                     help="image files or folders; '-' reads one image from standard input (name a "
                     "file called '-' as ./-)")
     size = up.add_mutually_exclusive_group(required=True)
@@ -124,15 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
                       "when it is not 2, 3 or 4: 1.5 to 4 without --weights)")
     size.add_argument("--height", type=_positive_int, metavar="PIXELS",
                       help="instead of --scale: enlarge each image to this height (the width in proportion)")
-    up.add_argument("-w", "--weights", default=None,
+    up.add_argument("-w", "--weights", type=_nonempty, default=None,
                     help="a shipped model name, our .safetensors file or an authors' .mat file "
                     "(default: the best shipped model for the scale); pickles (.pt, .pth, .pkl) "
                     "are refused")
     up.add_argument("--padding", default=None, choices=_PADDINGS, help=_PADDING_HELP)
     out = up.add_mutually_exclusive_group(required=True)
-    out.add_argument("-o", "--output", help="output file (one input image only); '-' writes the "
+    out.add_argument("-o", "--output", type=_nonempty, help="output file (one input image only); '-' writes the "
                      "image to standard output, as --ext says (default png)")
-    out.add_argument("--out-dir", help="output folder (any number of inputs; folder structure kept, "
+    out.add_argument("--out-dir", type=_nonempty, help="output folder (any number of inputs; folder structure kept, "
                      "created when needed)")
     up.add_argument("--ext", default="png",
                     help="output type for --out-dir and -o -: png (default), jpg, tif, bmp, webp (also gif, ppm, "
@@ -175,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "PSNR and SSIM; bicubic is the baseline. Without --weights: the papers' table "
                         "for the shipped models, at x2, x3 and x4 (or each --scale), next to bicubic "
                         "and the authors' released model of the same architecture.")
-    ev.add_argument("-w", "--weights", default=None,
+    ev.add_argument("-w", "--weights", type=_nonempty, default=None,
                     help="a shipped model name, our .safetensors file or an authors' .mat file "
                     "(default: the shipped models that srcnn upscale uses, one per scale, in a table)")
     ev.add_argument("-s", "--scale", type=_float, action="append", dest="scales", default=None,
@@ -184,13 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--arch", default=None, choices=["9-1-5", "9-5-5"],
                     help="without --weights: the shipped models of this architecture (default: the "
                     "ones srcnn upscale uses, 9-5-5)")
-    ev.add_argument("--sets", nargs="+", default=["Set5", "Set14"], metavar="SET",
+    ev.add_argument("--sets", type=_nonempty, nargs="+", default=["Set5", "Set14"], metavar="SET",
                     help="set names in the data root (Set5, Set14, BSD100) or folders "
                     "(default: Set5 Set14)")
     ev.add_argument("--data-root", default=None,
                     help="folder holding the sets (default: $SRCNN_DATA, else "
                     "~/.local/share/srcnn/data)")
-    ev.add_argument("--json", default=None, metavar="FILE", help="also write the numbers as JSON")
+    ev.add_argument("--json", type=_nonempty, default=None, metavar="FILE", help="also write the numbers as JSON")
     ev.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     ev.add_argument("--per-image", action=argparse.BooleanOptionalAction, default=None,
                     help="print the per-image table (default: on with --weights, off without)")
@@ -205,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     cv = sub.add_parser("convert", help="convert the authors' .mat weights to our format",
                         description="Read an SRCNN Matlab model (SRCNN_v1/model/*/xN.mat) and write "
                         "our safetensors weights with architecture, scale and provenance.")
-    cv.add_argument("mat", metavar="PATH.mat", help="the authors' Matlab model file")
-    cv.add_argument("-o", "--output", required=True, metavar="PATH.safetensors",
+    cv.add_argument("mat", type=_nonempty, metavar="PATH.mat", help="the authors' Matlab model file")
+    cv.add_argument("-o", "--output", type=_nonempty, required=True, metavar="PATH.safetensors",
                     help="the weights file to write (safetensors with the model's metadata)")
     cv.add_argument("-s", "--scale", type=_float, default=None,
                     help="the scale the model is for (default: from an xN file name)")
@@ -216,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Print as JSON what weights hold: name, architecture, scale(s), channels, "
                          "padding, parameters, provenance and, for a shipped model, its sha256, recipe and results. "
                          "Reads a shipped model name, our .safetensors file or an authors' .mat file.")
-    inf.add_argument("weights", help="a shipped model name, .safetensors or .mat file")
+    inf.add_argument("weights", type=_nonempty, help="a shipped model name, .safetensors or .mat file")
 
     sub.add_parser("models", help="list the shipped pretrained models",
                    description="List the pretrained models shipped in the package: name, architecture, "
@@ -231,10 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "convolution (the authors' semantics), or for our models the input mirrored "
                         "once (symmetric). The input is what the network takes in srcnn upscale: the "
                         "bicubic-enlarged Y (or RGB/YCbCr) planes on the [0, 1] scale.")
-    ex.add_argument("-w", "--weights", required=True,
+    ex.add_argument("-w", "--weights", type=_nonempty, required=True,
                     help="a shipped model name, our .safetensors file or an authors' .mat file")
     ex.add_argument("--format", default="onnx", choices=["onnx"], help="output format (onnx)")
-    ex.add_argument("-o", "--output", required=True, metavar="MODEL.onnx", help="the ONNX file to write")
+    ex.add_argument("-o", "--output", type=_nonempty, required=True, metavar="MODEL.onnx",
+                    help="the ONNX file to write")
     ex.add_argument("--opset", type=_non_negative_int, default=17, help="ONNX opset (default 17)")
     ex.add_argument("-s", "--scale", type=_float, default=None,
                     help="for a scale-conditioned (multi-scale) model: the scale to export its "
@@ -251,15 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "image), enlarge that with bicubic and with SRCNN, and draw them side by side "
                          "with a zoomed crop and the Y-PSNR of each (ceil(scale) pixels shaved), as in "
                          "the paper's figures. The PSNR table is printed too.")
-    cmp.add_argument("image", metavar="IMAGE", help="the ground-truth (high-resolution) image")
+    cmp.add_argument("image", type=_nonempty, metavar="IMAGE", help="the ground-truth (high-resolution) image")
     cmp.add_argument("-s", "--scale", type=_float, required=True, help="scale factor, e.g. 3")
-    cmp.add_argument("-w", "--weights", action="append", default=None, metavar="W",
+    cmp.add_argument("-w", "--weights", type=_nonempty, action="append", default=None, metavar="W",
                      help="a shipped model name, .safetensors or .mat file; repeat for one column "
                      "each (default: the best shipped model for the scale)")
     cmp.add_argument("--crop", default=None, metavar="X,Y,W,H",
                      help="the zoomed region in ground-truth pixels (default: where SRCNN differs "
                      "most from bicubic)")
-    cmp.add_argument("-o", "--output", required=True, metavar="FIG.png", help="the figure to write")
+    cmp.add_argument("-o", "--output", type=_nonempty, required=True, metavar="FIG.png", help="the figure to write")
     cmp.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     cmp.add_argument("--allow-scale-mismatch", action="store_true",
                      help="use weights trained for another scale anyway")
@@ -270,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Draw the first-layer filters as a grid of tiles (each scaled to "
                          "its own min..max), as the paper shows them, and the second layer's "
                          "kernels when f2 > 1.")
-    flt.add_argument("weights", metavar="W", help="a shipped model name, .safetensors or .mat file")
-    flt.add_argument("-o", "--output", required=True, metavar="FIG.png", help="the figure to write")
+    flt.add_argument("weights", type=_nonempty, metavar="W", help="a shipped model name, .safetensors or .mat file")
+    flt.add_argument("-o", "--output", type=_nonempty, required=True, metavar="FIG.png", help="the figure to write")
     flt.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
     srv = sub.add_parser("serve", help="a local web page: drop an image, see SRCNN next to bicubic",
@@ -282,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "and nothing is kept.")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--port", type=_non_negative_int, default=8000, help="port (default 8000)")
-    srv.add_argument("-w", "--weights", action="append", default=None, metavar="FILE",
+    srv.add_argument("-w", "--weights", type=_nonempty, action="append", default=None, metavar="FILE",
                      help="weights to offer besides the shipped models (.safetensors or .mat); "
                      "repeatable; the page starts on the first one")
     srv.add_argument("--max-upload-mb", type=_float, default=20.0,
@@ -313,9 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="y: luma only (the paper's default); rgb / ycbcr: all three channels, c = 3")
     tr.add_argument("-s", "--scale", type=_float, action="append", dest="scales",
                     help="scale factor k; repeat for a multi-scale set (default 3)")
-    tr.add_argument("--train-set", action="append", dest="train_sets", metavar="NAME_OR_DIR",
+    tr.add_argument("--train-set", type=_nonempty, action="append", dest="train_sets", metavar="NAME_OR_DIR",
                     help="training set name in the data root or a folder; repeatable (default T91)")
-    tr.add_argument("--val-set", default="Set5",
+    tr.add_argument("--val-set", type=_nonempty, default="Set5",
                     help="set to monitor PSNR on (default Set5, as the paper's convergence curves); "
                     "best.safetensors is the step that scored best on it, so with a test set "
                     "report last.safetensors (never used to pick shipped weights)")
@@ -323,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "~/.local/share/srcnn/data)")
     tr.add_argument("--recipe", default="fast", choices=["paper", "fast"], help="training recipe "
                     "(default fast; see below)")
-    tr.add_argument("--out", default="runs/srcnn", help="run folder (default runs/srcnn)")
+    tr.add_argument("--out", type=_nonempty, default="runs/srcnn", help="run folder (default runs/srcnn)")
     stop = tr.add_argument_group("stopping (the first reached wins; default: 10 epochs)")
     stop.add_argument("--max-steps", type=_non_negative_int, default=None, help="optimiser steps")
     stop.add_argument("--epochs", type=_float, default=None,
@@ -382,11 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", default=None, choices=["paper", "default", "identity"],
                     help="paper: N(0, 0.001); default: PyTorch's; identity: start as the identity "
                     "map (default: paper for the paper recipe, identity for fast)")
-    tr.add_argument("--init-from", default=None, metavar="WEIGHTS",
+    tr.add_argument("--init-from", type=_nonempty, default=None, metavar="WEIGHTS",
                     help="fine-tune: start from these weights (a .safetensors file or a shipped model "
                     "name; same architecture) instead of --init; a --scale-poly run starts every "
                     "scale as this network")
-    tr.add_argument("--distill-from", default=None, metavar="WEIGHTS",
+    tr.add_argument("--distill-from", type=_nonempty, default=None, metavar="WEIGHTS",
                     help="self-ensemble distillation: train towards labels that mix the ground truth "
                     "with the 8-view self-ensemble of these weights (e.g. the model being fine-tuned, "
                     "given to --init-from too), computed at the first start and cached in ~/.cache/srcnn, so "
@@ -411,8 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw a run's convergence curve (PSNR vs backprops)",
                         description="Plot test PSNR against the number of backprops from RUN_DIR/"
                         "metrics.csv, with bicubic as a dashed line, as the paper's figures do.")
-    pl.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (one curve each)")
-    pl.add_argument("-o", "--output", default=None,
+    pl.add_argument("run_dirs", type=_nonempty, nargs="+", metavar="RUN_DIR", help="run folders (one curve each)")
+    pl.add_argument("-o", "--output", type=_nonempty, default=None,
                     help="output PNG (default: the first RUN_DIR's convergence.png)")
     pl.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
@@ -420,10 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Shrink a sample photo that scikit-image ships by --scale with "
                         "Matlab bicubic, enlarge it back with bicubic and with SRCNN, and write a "
                         "side-by-side PNG with a zoomed crop; prints both PSNRs.")
-    dm.add_argument("-o", "--output", default="srcnn-demo.png",
+    dm.add_argument("-o", "--output", type=_nonempty, default="srcnn-demo.png",
                     help="output PNG (default srcnn-demo.png)")
     dm.add_argument("-s", "--scale", type=_float, default=3.0, help="scale factor (default 3)")
-    dm.add_argument("-w", "--weights", default=None,
+    dm.add_argument("-w", "--weights", type=_nonempty, default=None,
                     help="weights (default: the best shipped model for the scale)")
     dm.add_argument("--sample", default="astronaut",
                     choices=["astronaut", "chelsea", "coffee", "rocket"],
