@@ -682,8 +682,9 @@ def test_best_weights_record_the_set_that_picked_them(tiny_root: Path, tmp_path:
     assert main(["train", "--data-root", str(tiny_root), "--train-set", "train", "--val-set", str(val), "-q",
                  "--max-steps", "4", "--eval-every", "2", "--ckpt-every", "2", "--batch-size", "4",
                  "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "best.safetensors is the step that scored best on Set5, a test set" in text
+    lines = capsys.readouterr().out.splitlines()
+    assert "best.safetensors is the step that scored best on Set5, a test set" in lines[-2]
+    assert lines[-1].startswith("stopped at step 4 of 4;")  # the last line stays the summary (README, --help)
     best, last = load_weights(out / "best.safetensors"), load_weights(out / "last.safetensors")
     assert best.extra.get("picked_on") == "Set5" and "picked by its PSNR on Set5" in best.provenance
     assert "picked_on" not in last.extra

@@ -415,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     tr.add_argument("--device", default="cpu", help=_DEVICE_HELP)
     tr.add_argument("-q", "--quiet", action="store_true",
-                    help="no progress bars or notes; the last line (step, PSNR, training and setup time) still prints")
+                    help="no progress bars or notes (the warning that best.safetensors was picked on a test set "
+                    "still prints); the last line (step, PSNR, training and setup time) still prints")
 
     pl = sub.add_parser("plot", help="draw a run's convergence curve (PSNR vs backprops)",
                         description="Plot test PSNR against the number of backprops from RUN_DIR/"
@@ -1230,14 +1231,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         last, best = res["last_val_psnr"], res["best_val_psnr"]
         vals = (f"last val PSNR {last:.2f} dB" if last is not None else "no validation this start") + (
             f", best {best:.2f} dB" if best is not None and math.isfinite(best) else "")
+        label = val_set_label(args.val_set)
+        if label in TEST_SETS:  # a warning, so also with -q; before the last line, which stays the summary
+            print(f"best.safetensors is the step that scored best on {label}, a test set: its {label} figures are "
+                  "not a fair test; report last.safetensors (or monitor a held-out folder with --val-set)")
         print(f"stopped at step {res['step']} of {res['total'] if res['total'] < 1e9 else '-'}; "
               f"{vals}; {res['elapsed_s'] / 60:.1f} min of training "
               f"(this start: {((first_step_at or time.monotonic()) - started) / 60:.1f} min of setup first); "
               f"files in {res['out']}")
-        label = val_set_label(args.val_set)
-        if label in TEST_SETS:
-            print(f"best.safetensors is the step that scored best on {label}, a test set: its {label} figures are "
-                  "not a fair test; report last.safetensors (or monitor a held-out folder with --val-set)")
     return EXIT_OK
 
 
