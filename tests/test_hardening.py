@@ -1250,3 +1250,27 @@ def test_an_empty_path_or_name_is_refused(argv: list[str], tmp_path: Path, monke
     err = capsys.readouterr().err
     assert "empty; give a file, folder or model name" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["IN.png"]  # nothing written
+
+
+def test_an_output_larger_than_the_machines_memory_is_refused_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # The Python API returns the whole output, so an output that alone needs more than the machine's memory is
+    # refused before any work (it used to be allocated and then swapped or killed by the system halfway through).
+    import srcnn
+    import srcnn.infer
+
+    img = np.zeros((64, 48, 3), np.uint8)
+    monkeypatch.setattr(srcnn.infer, "physical_memory", lambda: 2**20)  # a 1 MiB machine
+    assert srcnn.upscale(img, 2, "srcnn-915-x2").shape == (128, 96, 3)  # 128 x 96 x 3 float32: 144 KiB, fits
+    with pytest.raises(MemoryError, match=r"an output of 384x512 \(3 channels, float32\) needs 0.0 GiB, more than "
+                                          r"this machine's 0.0 GiB"):
+        srcnn.upscale(img, 8, "srcnn-915-x2", strict_scale=False)
+    # the CLI writes 8-bit stripes into its output, so 1 byte per value counts there; one clear line, exit 1
+    Image.fromarray(img).save(tmp_path / "in.png")
+    assert main(["upscale", str(tmp_path / "in.png"), "-s", "8", "-w", "srcnn-915-x2", "--allow-scale-mismatch",
+                 "-o", str(tmp_path / "out.png")]) == 0  # 384 x 512 x 3 bytes: 576 KiB, fits
+    assert main(["upscale", str(tmp_path / "in.png"), "-s", "12", "-w", "srcnn-915-x2", "--allow-scale-mismatch",
+                 "-o", str(tmp_path / "out2.png")]) == 1  # 1.3 MiB
+    err = capsys.readouterr().err
+    assert "an output of 576x768 (3 channels, 8-bit) needs" in err and "Traceback" not in err
+    assert not (tmp_path / "out2.png").exists()

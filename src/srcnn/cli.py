@@ -1098,8 +1098,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 fail(src, str(e))
             except SRCNNError as e:
                 fail(src, str(e))
-            except MemoryError:
-                fail(src, f"{src}: out of memory; try a smaller --tile or a smaller image")
+            except MemoryError as e:
+                fail(src, f"{src}: {e or 'out of memory; try a smaller --tile or a smaller image'}")
             except RuntimeError as e:  # torch: device out of memory, kernel errors
                 reason = str(e).splitlines()[0] if str(e) else type(e).__name__
                 fail(src, f"{src}: {reason}")
@@ -1539,8 +1539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
-    except MemoryError:
-        _err("out of memory; try a smaller --tile or a smaller image")
+    except MemoryError as e:
+        _err(str(e) if str(e) else "out of memory; try a smaller --tile or a smaller image")
         return EXIT_FAIL
     except BrokenPipeError:  # the reader of stdout went away (`srcnn models | head -1`): stop quietly
         _silence_stdout()

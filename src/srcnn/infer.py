@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from collections.abc import Callable
 from typing import Literal, overload
 
@@ -231,6 +232,27 @@ def stripe_rows_for(tile: int | None, height: int, width: int, max_memory: int |
     return max(1, min(height, rows, tile or height))
 
 
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_output_fits(height: int, width: int, channels: int, bytes_per_value: int) -> None:
+    """Raise :class:`MemoryError` with a clear message when an output image of that size alone would need
+    more than this machine's physical memory: refused before any work, rather than swapping or being
+    killed by the system halfway through."""
+    need = height * width * channels * bytes_per_value
+    total = physical_memory()
+    if total is not None and need > total:
+        kind = "float32" if bytes_per_value == 4 else f"{8 * bytes_per_value}-bit"
+        raise MemoryError(f"an output of {width}x{height} ({channels} channels, {kind}) needs {need / 2**30:.1f} GiB, "
+                          f"more than this machine's {total / 2**30:.1f} GiB of memory; ask for a smaller scale "
+                          "or size")
+
+
 @overload
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
@@ -268,6 +290,10 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     """
     h, w = pic.data.shape[:2]
     oh, ow = output_size_for(h, w, scale)
+    depth = pic.bit_depth if bit_depth is None else bit_depth
+    sixteen = depth == 16 and pic.mode == "L"
+    n_out = pic.data.shape[2]
+    check_output_fits(oh, ow, n_out, (2 if sixteen else 1) if as_pil else 4)  # before any work
     mc = model.config.channels
     if mc not in (1, 3):
         raise ConfigError(f"models with {mc} channels are not supported")
@@ -286,7 +312,6 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     if pic.has_alpha:
         alpha = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1)))  # type: ignore[union-attr]
         alpha = alpha.to(device=device, dtype=torch.float32)
-    n_out = pic.data.shape[2]
     engine = Engine(model)
     t = tile_for(model, tile, max_memory)
     step = stripe_rows_for(t, oh, ow, max_memory)
@@ -294,8 +319,6 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     rad = model.config.radius
     size = (oh, ow)
 
-    depth = pic.bit_depth if bit_depth is None else bit_depth
-    sixteen = depth == 16 and pic.mode == "L"
     canvas: Image.Image | None = None
     data: np.ndarray | None = None
     if as_pil:
@@ -378,7 +401,9 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     whole number >= 0, an empty batch, a sparse tensor and a PIL image whose file was closed unread.
 
     ``scale``: > 1 and <= 16 (a number or a string holding one); the output is ``round(scale x size)`` on
-    each side, halves rounded up (7 rows of 9 pixels at x2.5 give 18 rows of 23).
+    each side, halves rounded up (7 rows of 9 pixels at x2.5 give 18 rows of 23). The output is made in
+    float32 and returned whole: one that alone needs more than the machine's physical memory raises
+    :class:`MemoryError` before any work (``srcnn upscale`` writes 8/16-bit output, a quarter or half of that).
 
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
     :class:`SRCNN`, or ``None`` for the best shipped model for ``scale`` (they serve x1.5 to x4; another
