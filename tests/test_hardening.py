@@ -1261,9 +1261,9 @@ def test_an_output_larger_than_the_machines_memory_is_refused_first(tmp_path: Pa
 
     img = np.zeros((64, 48, 3), np.uint8)
     monkeypatch.setattr(srcnn.infer, "physical_memory", lambda: 2**20)  # a 1 MiB machine
-    assert srcnn.upscale(img, 2, "srcnn-915-x2").shape == (128, 96, 3)  # 128 x 96 x 3 float32: 144 KiB, fits
-    with pytest.raises(MemoryError, match=r"an output of 384x512 \(3 channels, float32\) needs 0.0 GiB, more than "
-                                          r"this machine's 0.0 GiB"):
+    assert srcnn.upscale(img, 2, "srcnn-915-x2").shape == (128, 96, 3)  # 128 x 96 x 3 x 5 bytes: 180 KiB, fits
+    with pytest.raises(MemoryError, match=r"an output of 384x512 with 3 channels needs 0.0 GiB \(5 bytes a value\) "
+                                          r"while it is made, more than this machine's 0.0 GiB"):
         srcnn.upscale(img, 8, "srcnn-915-x2", strict_scale=False)
     # the CLI writes 8-bit stripes into its output, so 1 byte per value counts there; one clear line, exit 1
     Image.fromarray(img).save(tmp_path / "in.png")
@@ -1272,5 +1272,24 @@ def test_an_output_larger_than_the_machines_memory_is_refused_first(tmp_path: Pa
     assert main(["upscale", str(tmp_path / "in.png"), "-s", "12", "-w", "srcnn-915-x2", "--allow-scale-mismatch",
                  "-o", str(tmp_path / "out2.png")]) == 1  # 1.3 MiB
     err = capsys.readouterr().err
-    assert "an output of 576x768 (3 channels, 8-bit) needs" in err and "Traceback" not in err
+    assert "an output of 576x768 with 3 channels needs 0.0 GiB (1 byte a value)" in err and "Traceback" not in err
     assert not (tmp_path / "out2.png").exists()
+
+
+def test_big_endian_arrays_and_the_blockwise_rounding() -> None:
+    import srcnn
+    import srcnn.images
+
+    rng = np.random.default_rng(0)
+    a16 = rng.integers(0, 65536, (20, 24), dtype=np.uint16)
+    native = srcnn.upscale(a16, 2, "srcnn-915-x2")
+    swapped = srcnn.upscale(a16.astype(">u2"), 2, "srcnn-915-x2")  # was "unsupported array dtype >u2"
+    assert swapped.dtype == np.uint16 and np.array_equal(swapped, native)
+    # rounding a block of rows at a time (no float64 copy of a whole large output) gives what rounding at once did
+    x = rng.uniform(-0.1, 1.1, (37, 11, 3)).astype(np.float32)
+    x[0, 0] = [0.5 / 255, 254.5 / 255, 1.0]
+    for dtype, peak in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        whole = np.floor(np.clip(x, 0, 1).astype(np.float64) * peak + 0.5).astype(dtype)
+        for block in (1 << 22, 100, 1):  # one block; 3 rows a block; 1 row a block
+            assert np.array_equal(srcnn.images.quantize(x, dtype, block), whole), (dtype, block)
+        assert srcnn.images.quantize(x[:1, :1], dtype).shape == (1, 1, 3)

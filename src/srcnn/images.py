@@ -345,16 +345,26 @@ def save_params(pic: Picture, fmt: str, size: tuple[int, int]) -> tuple[dict[str
     return params, notes
 
 
+def quantize(data: np.ndarray, dtype: type[np.uint8] | type[np.uint16], block_values: int = 1 << 22) -> np.ndarray:
+    """``floor(clip(data, 0, 1) * peak + 0.5)`` as uint8 (peak 255) or uint16 (peak 65535), computed in float64
+    a block of rows (about ``block_values`` values, 32 MB of float64) at a time, so that a large image needs no
+    float64 copy of itself."""
+    peak = 255.0 if dtype is np.uint8 else 65535.0
+    out = np.empty(data.shape, dtype)
+    rows = max(1, block_values // max(1, data[0].size))
+    for a in range(0, data.shape[0], rows):
+        out[a:a + rows] = np.floor(np.clip(data[a:a + rows], 0.0, 1.0).astype(np.float64) * peak + 0.5)
+    return out
+
+
 def to_pil(pic: Picture, *, bit_depth: int | None = None) -> Image.Image:
     """A PIL image of ``pic`` (values clipped, rounded to nearest). 16-bit only for mode L. The
     ICC profile, if any, is in the image's ``info`` (as Pillow's own operations keep it)."""
     depth = pic.bit_depth if bit_depth is None else bit_depth
-    d = np.clip(pic.data, 0.0, 1.0)
     if depth == 16 and pic.mode == "L":
-        a16 = np.floor(d[:, :, 0].astype(np.float64) * 65535.0 + 0.5).astype(np.uint16)
-        img = Image.fromarray(a16)
+        img = Image.fromarray(quantize(pic.data[:, :, 0], np.uint16))
     else:
-        a = np.floor(d.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+        a = quantize(pic.data, np.uint8)
         img = Image.fromarray(a[:, :, 0], mode="L") if pic.mode == "L" else Image.fromarray(a, mode=pic.mode)
     if pic.icc_profile:
         img.info["icc_profile"] = pic.icc_profile

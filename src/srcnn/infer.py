@@ -34,7 +34,7 @@ from PIL import Image
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .engine import Engine, tile_for_memory
 from .errors import ConfigError, WeightsError
-from .images import Picture, from_pil, to_pil
+from .images import Picture, from_pil, quantize
 from .model import SAME_PADDINGS, SRCNN, inference_padding
 from .resize import imresize_rows, source_rows
 from .weights import Weights, load_weights
@@ -247,10 +247,10 @@ def check_output_fits(height: int, width: int, channels: int, bytes_per_value: i
     need = height * width * channels * bytes_per_value
     total = physical_memory()
     if total is not None and need > total:
-        kind = "float32" if bytes_per_value == 4 else f"{8 * bytes_per_value}-bit"
-        raise MemoryError(f"an output of {width}x{height} ({channels} channels, {kind}) needs {need / 2**30:.1f} GiB, "
-                          f"more than this machine's {total / 2**30:.1f} GiB of memory; ask for a smaller scale "
-                          "or size")
+        unit = "byte" if bytes_per_value == 1 else "bytes"
+        raise MemoryError(f"an output of {width}x{height} with {channels} channels needs {need / 2**30:.1f} GiB "
+                          f"({bytes_per_value} {unit} a value) while it is made, more than this machine's "
+                          f"{total / 2**30:.1f} GiB of memory; ask for a smaller scale or size")
 
 
 @overload
@@ -363,10 +363,9 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
 
 def _quantize(part: np.ndarray, sixteen: bool) -> Image.Image:
     """A stripe (rows, W, C) float32 in [0, 1] as a PIL image, rounded as ``images.to_pil`` does."""
-    d = np.clip(part, 0.0, 1.0)
     if sixteen:
-        return Image.fromarray(np.floor(d[:, :, 0].astype(np.float64) * 65535.0 + 0.5).astype(np.uint16))
-    a = np.floor(d.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+        return Image.fromarray(quantize(part[:, :, 0], np.uint16))
+    a = quantize(part, np.uint8)
     return Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a)
 
 
@@ -439,8 +438,9 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
         except (ValueError, AttributeError, AssertionError, OSError) as e:  # e.g. its file was closed
             raise ConfigError(f"cannot read the PIL image's pixels ({str(e) or type(e).__name__}); load it before "
                               "its file is closed (Image.open(...) then .load() or .copy())") from None
-        pic = from_pil(image)
-        return to_pil(upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble))
+        pic = from_pil(image)  # the result straight into the 8/16-bit image, as to_pil(...) would give it
+        return upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble,
+                               as_pil=True)
     if isinstance(image, np.ndarray):
         return _upscale_numpy(image, s, model, mode, tile, device, self_ensemble)
     if isinstance(image, torch.Tensor):
@@ -480,6 +480,8 @@ def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int |
     arr = a[:, :, None] if squeeze else a
     if arr.ndim != 3 or arr.shape[2] not in _MODES_BY_C:
         raise ConfigError(f"expected (H, W) or (H, W, C) with C in 1..4, got shape {a.shape}")
+    if not arr.dtype.isnative:  # big-endian data (FITS files, raw buffers): the same values in this machine's order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ConfigError(f"the image has no pixels (shape {a.shape})")
     if arr.dtype == np.uint8:
@@ -493,11 +495,8 @@ def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int |
     else:
         raise ConfigError(f"unsupported array dtype {arr.dtype}; use uint8, uint16 or float")
     pic = Picture(data, _MODES_BY_C[arr.shape[2]], 16 if depth == 16 else 8)
+    oh, ow = output_size_for(arr.shape[0], arr.shape[1], s)
+    check_output_fits(oh, ow, arr.shape[2], 4 + depth // 8)  # the float32 output, then the 8/16-bit result
     out = upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble).data
-    if depth == 8:
-        res: np.ndarray = np.floor(out.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
-    elif depth == 16:
-        res = np.floor(out.astype(np.float64) * 65535.0 + 0.5).astype(np.uint16)
-    else:
-        res = out
+    res: np.ndarray = quantize(out, np.uint8) if depth == 8 else quantize(out, np.uint16) if depth == 16 else out
     return res[:, :, 0] if squeeze else res
