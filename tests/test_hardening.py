@@ -1293,3 +1293,25 @@ def test_big_endian_arrays_and_the_blockwise_rounding() -> None:
         for block in (1 << 22, 100, 1):  # one block; 3 rows a block; 1 row a block
             assert np.array_equal(srcnn.images.quantize(x, dtype, block), whole), (dtype, block)
         assert srcnn.images.quantize(x[:1, :1], dtype).shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize("mode", ["rgb", "ycbcr"])
+def test_grey_image_through_a_colour_model_keeps_its_range(mode: str) -> None:
+    # A grey image through a 3-channel model came back as studio-range luma read as full range: black 16, white 235.
+    import torch
+
+    import srcnn
+    from srcnn.model import SRCNNConfig
+    from srcnn.train import init_identity
+    from srcnn.weights import Weights
+
+    model = srcnn.srcnn("9-1-5", channels=3, padding="symmetric")
+    init_identity(model)  # outputs its (bicubic) input
+    w = Weights(SRCNNConfig(channels=3, padding="symmetric"), model.state_dict(), scales=(2.0,), channels_mode=mode)
+    bw = np.zeros((16, 16), np.uint8)
+    bw[:, 8:] = 255
+    out = srcnn.upscale(bw, 2, w)
+    bicubic = srcnn.imresize(torch.from_numpy(bw.astype(np.float32) / 255)[None], scale=2)[0].clamp(0, 1)
+    expected = np.floor(bicubic.numpy() * 255 + 0.5).astype(np.uint8)
+    assert out.min() == 0 and out.max() == 255
+    assert np.abs(out.astype(int) - expected).max() <= 1

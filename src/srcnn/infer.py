@@ -40,6 +40,8 @@ from .resize import imresize_rows, source_rows
 from .weights import Weights, load_weights
 
 MAX_SCALE = 16.0
+#: BT.601 luma weights of full-range R, G, B (a grey image that went through a colour model comes back so).
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
 DEFAULT_TILE = 512
 #: Rows per stripe for colour conversion of the (small) input image.
 COLOR_STRIPE_ROWS = 256
@@ -338,8 +340,9 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         else:
             res = engine.run_rows(big[None], (a, b), row0=ca, height=oh, tile=tiles, self_ensemble=self_ensemble)[0]
             out = ycbcr_to_rgb(res) if channels_mode == "ycbcr" else res
-            if not is_rgb:  # grayscale through a colour model: take the luma back
-                out = rgb_to_ycbcr(out.clamp(0, 1))[:1]
+            if not is_rgb:  # grayscale through a colour model: back to one full-range grey plane (BT.601 weights;
+                # the studio-range Y of rgb_to_ycbcr would squeeze black to 16 and white to 235)
+                out = (_LUMA.to(out) * out.clamp(0, 1)).sum(dim=0, keepdim=True)
         out = out.clamp(0.0, 1.0)
         if alpha is not None:
             alo, ahi = source_rows(h, w, (a, b), scale, size)
