@@ -174,3 +174,15 @@ def test_a_relative_xdg_folder_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert default_data_root() == tmp_path / ".local" / "share" / "srcnn" / "data"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
     assert cache_dir() == tmp_path / "c" / "srcnn"
+
+
+def test_api_errors_say_what_holds(tmp_path: Path) -> None:
+    a = np.zeros((8, 8), np.uint8)
+    # past a scale-conditioned model's range, strict_scale=False is not offered (it would extrapolate the weights)
+    for strict in (True, False):
+        with pytest.raises(srcnn.WeightsError, match=r"serve x1.5 to x4 \(scale-conditioned\), not x5") as e:
+            srcnn.upscale(a, 5, "srcnn-955-ms", strict_scale=strict)
+        assert "strict_scale" not in str(e.value)
+    with pytest.raises(srcnn.WeightsError, match="is a folder, not a weights file"):
+        srcnn.load_weights(tmp_path)  # was "unknown weights file type"
+    assert issubclass(srcnn.TrainingError, srcnn.SRCNNError) and "TrainingError" in srcnn.__all__

@@ -1,5 +1,6 @@
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,7 +152,6 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
                                (replace(w, state_dict={k: v for k, v in w.state_dict.items() if k != "conv1.bias"}),
                                 "b.safetensors", "without the tensors ['conv1.bias']"),
                                (replace(w, channels_mode="bgr"), "c.safetensors", "channels_mode must be one of"),
-                               (replace(w, scales=("abc",)), "d.safetensors", "scales must be numbers above 1"),
                                (replace(w, scales=(float("nan"),)), "e.safetensors", "scales must be numbers above 1"),
                                (replace(w, extra={"k": 3}), "f.safetensors", "metadata must be text, not ['k']"),
                                (replace(w, provenance=None), "g.safetensors", "metadata must be text"),
@@ -159,6 +159,32 @@ def test_save_refuses_what_load_would_refuse(tmp_path: Path) -> None:
         with pytest.raises(WeightsError, match=re.escape(needle)):
             save_weights(bad, tmp_path / where)
         assert not (tmp_path / where).exists()
+    with pytest.raises(WeightsError, match="scales must be numbers, got 'abc'"):  # refused when made, not saved
+        replace(w, scales=("abc",))
+
+
+def test_weights_refuse_misuse_when_made_and_take_numbers_of_any_kind() -> None:
+    from srcnn.weights import Weights
+
+    w = load_weights("srcnn-915-x3")
+    m = w.build()
+    # scales: one bare number, numpy and 0-d torch numbers are plain floats (save_weights used to refuse np.float32(3)
+    # as "not a number above 1", and scales=3.0 was a TypeError)
+    for given in (3, 3.0, (np.float32(3),), [np.int64(3)], (torch.tensor(3.0),)):
+        made = Weights(m.config, m.state_dict(), scales=given)  # type: ignore[arg-type]
+        assert made.scales == (3.0,) and type(made.scales[0]) is float
+    for bad, needle in [(dict(config="9-1-5"), "config must be an SRCNNConfig"),
+                        (dict(scales=(True,)), "scales must be numbers"),
+                        (dict(scales=(torch.ones(2),)), "scales must be numbers"),
+                        (dict(state_dict={k: v.numpy() for k, v in m.state_dict().items()}),
+                         "is a ndarray, not a torch tensor (torch.from_numpy(...) makes one)"),
+                        (dict(state_dict=[1, 2]), "state_dict must be a mapping")]:
+        args: dict[str, Any] = {"config": m.config, "state_dict": m.state_dict(), **bad}
+        with pytest.raises(WeightsError, match=re.escape(needle)):
+            Weights(**args)
+    with pytest.raises(WeightsError, match="scale must be a number, got 'x3'"):
+        w.supports_scale("x3")  # type: ignore[arg-type]
+    assert w.supports_scale("3") and not w.supports_scale(2)  # type: ignore[arg-type]
 
 
 def test_onnx_check_counts_nan_as_a_mismatch() -> None:

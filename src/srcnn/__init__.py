@@ -24,6 +24,7 @@ from .errors import (
     ImageTooLargeError,
     ImageWriteError,
     SRCNNError,
+    TrainingError,
     WeightsError,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "ImageWriteError",
     "SRCNNConfig",
     "SRCNNError",
+    "TrainingError",
     "Weights",
     "WeightsError",
     "__version__",

@@ -189,6 +189,8 @@ def resolve_model(weights: Weights | SRCNN | str | None, scale: float, *,
         w = weights
     else:
         w = load_weights(weights)
+    if w.scale_poly is not None and not w.supports_scale(scale):  # no strict_scale=False past a range's ends:
+        w.plain_state(scale)  # raises "serve x1.5 to x4 (scale-conditioned), not x5" (it would be extrapolated)
     if strict_scale and not w.supports_scale(scale):
         trained = ", ".join(f"x{s:g}" for s in w.scales)
         raise WeightsError(f"weights {w.name or ''} were trained for {trained}, not x{scale:g}; "
@@ -285,8 +287,8 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     what ``srcnn upscale`` uses to keep huge outputs in bounded memory.
 
     ``self_ensemble=True`` runs the network on the 8 flips and rotations of each stripe and
-    averages the results mapped back (:meth:`srcnn.engine.Engine.run_rows`): 8 times the network's work, +0.04 to
-    +0.19 dB on the test sets for the shipped models (README, "Self-ensemble").
+    averages the results mapped back (:meth:`srcnn.engine.Engine.run_rows`): 8 times the network's work, +0.02 to
+    +0.21 dB on the test sets for the shipped models (README, "Self-ensemble").
 
     ``progress(done, total)`` is called after each stripe with the output rows done so far.
     """
@@ -408,17 +410,25 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     :class:`MemoryError` before any work (``srcnn upscale`` writes 8/16-bit output, a quarter or half of that).
 
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
-    :class:`SRCNN`, or ``None`` for the best shipped model for ``scale`` (they serve x1.5 to x4; another
-    scale raises :class:`WeightsError` saying what to do). Weights trained for another scale raise
-    :class:`WeightsError` too, unless ``strict_scale=False`` (the CLI's ``--allow-scale-mismatch``).
+    :class:`SRCNN` (one with 3 channels is run on RGB; give :class:`Weights` with ``channels_mode="ycbcr"``
+    for a model trained on YCbCr), or ``None`` for the best shipped model for ``scale`` (they serve x1.5 to
+    x4; another scale raises :class:`WeightsError` saying what to do). Weights trained for another scale
+    raise :class:`WeightsError` too, unless ``strict_scale=False`` (the CLI's ``--allow-scale-mismatch``);
+    a scale-conditioned model's range is never stretched so (outside it its weights would be extrapolated).
+
+    The shipped models were trained on 8-bit photos, whose luma spans 16..235 of 255. An image whose
+    values fill only a small part of the range (very dark, or 10/12-bit data in uint16) can come out worse
+    than bicubic, near-black lifted a little: stretch it to the full range first and back afterwards.
+    Grayscale is used as Y directly, as the papers' ``demo_SR.m`` does.
 
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"`` (:func:`check_device`).
     ``tile``: the network runs in tiles of this many output pixels per side (default 512), which overlap
     by its receptive field, so the result is the same as in one piece; ``0`` or ``None``: the whole image
     at once. Small tiles are slow (the CLI's ``--tile`` takes at least 16).
 
-    ``self_ensemble=True`` averages the model over the 8 flips and rotations of the image: 7 to 8.5
-    times slower, 0.02 to 0.21 dB higher PSNR with the shipped models (see
+    ``self_ensemble=True`` averages the model over the 8 flips and rotations of the image: the network
+    does 8 times the work (7 to 8.5 times its time; end to end about 4.5 to 7 times slower, less for the
+    cheap 9-1-5 models), 0.02 to 0.21 dB higher PSNR with the shipped models (see
     :func:`srcnn.infer.upscale_picture`).
     """
     s = check_scale(scale)

@@ -55,10 +55,39 @@ class Weights:
     extra: Mapping[str, str] = field(default_factory=dict)
     scale_poly: ScalePoly | None = None
 
+    def __post_init__(self) -> None:
+        # Misuse gets one clear WeightsError here, not an AttributeError or TypeError deep in build / save_weights.
+        if not isinstance(self.config, SRCNNConfig):
+            raise WeightsError(f"config must be an SRCNNConfig (e.g. srcnn.ARCHITECTURES['9-1-5']), got "
+                               f"{type(self.config).__name__} {self.config!r}")
+        if not isinstance(self.state_dict, Mapping):
+            raise WeightsError("state_dict must be a mapping of names to tensors, got "
+                               f"{type(self.state_dict).__name__}")
+        for k, v in self.state_dict.items():
+            if not isinstance(v, torch.Tensor):
+                raise WeightsError(f"state_dict[{k!r}] is a {type(v).__name__}, not a torch tensor"
+                                   + (" (torch.from_numpy(...) makes one)" if isinstance(v, np.ndarray) else ""))
+        scales = self.scales
+        if isinstance(scales, int | float | np.number | torch.Tensor) or not hasattr(scales, "__iter__"):
+            scales = (scales,)  # type: ignore[assignment]  # one scale given bare: scales=3
+        out: list[float] = []
+        for item in scales:
+            if isinstance(item, bool | str) or (isinstance(item, torch.Tensor) and item.numel() != 1):
+                raise WeightsError(f"scales must be numbers, got {item!r}")
+            try:
+                out.append(float(item))  # numpy and 0-d torch numbers too, stored as plain floats
+            except (TypeError, ValueError):
+                raise WeightsError(f"scales must be numbers, got {item!r}") from None
+        object.__setattr__(self, "scales", tuple(out))
+
     def build(self, *, padding: str | None = None, device: str | torch.device = "cpu",
               scale: float | None = None) -> SRCNN:
         """An :class:`SRCNN` in eval mode holding these weights (for a scale-conditioned model,
-        its weights at ``scale``, which is then required)."""
+        its weights at ``scale``, which is then required). A device this PyTorch cannot use raises
+        :class:`ConfigError` (see :func:`srcnn.infer.check_device`)."""
+        from .infer import check_device
+
+        device = check_device(device)
         cfg = self.config if padding is None else self.config.with_padding(padding)  # type: ignore[arg-type]
         model = SRCNN(cfg)
         model.load_state_dict({k: v.clone() for k, v in self.plain_state(scale).items()})
@@ -83,6 +112,10 @@ class Weights:
 
     def supports_scale(self, scale: float, tol: float = 1e-6) -> bool:
         """True when ``scale`` is one the weights were trained for (or within a multi-scale range)."""
+        try:
+            scale = float(scale)
+        except (TypeError, ValueError):
+            raise WeightsError(f"scale must be a number, got {scale!r}") from None
         if self.scale_poly is not None:
             return self.scale_poly.covers(scale, tol)
         if not self.scales:
@@ -346,6 +379,8 @@ def load_weights(spec: str | os.PathLike[str]) -> Weights:
         shipped: Weights = pretrained.load_shipped(s)
         return shipped
     p = Path(s).expanduser()
+    if p.is_dir():
+        _check_file(p)  # "is a folder, not a weights file", whatever its name ends in
     if p.suffix.lower() == ".mat":
         return load_mat(p)
     if p.suffix.lower() == ".safetensors":
