@@ -28,10 +28,13 @@ import srcnn.pretrained as _pretrained  # noqa: E402
 def srcnn(name: str = "srcnn-955-x3", *, scale: float | None = None, padding: str | None = None) -> _typing.Any:
     """A shipped model as a torch module (names: ``srcnn models``). ``scale`` is needed for the
     multi-scale ``srcnn-955-ms`` (any scale from 1.5 to 4); ``padding``: the model's own (None:
-    symmetric for our models), replicate, zeros, symmetric or valid."""
+    symmetric for our models), replicate, zeros, symmetric or valid. Errors are srcnn's own
+    (:class:`srcnn.SRCNNError`): a scale the model is not trained for is a ``ConfigError``."""
+    from srcnn.errors import ConfigError
+
     w = _pretrained.load_shipped(name)
-    if w.scale_poly is None and scale is not None and not w.supports_scale(scale):
-        raise ValueError(f"{name} is trained for x{w.scales[0]:g}, not x{scale:g}")
+    if w.scale_poly is None and scale is not None and not w.supports_scale(scale):  # a scale not a number: WeightsError
+        raise ConfigError(f"{name} is trained for x{w.scales[0]:g}, not x{float(scale):g}")  # (a ValueError too)
     return w.build(padding=padding, scale=scale)
 
 

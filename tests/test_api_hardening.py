@@ -101,8 +101,10 @@ def test_numeric_scalars_and_bad_values_for_scales() -> None:
         assert srcnn.imresize(x, scale=k).shape == srcnn.imresize(x, scale=float(k)).shape
     with pytest.raises(ValueError, match="scale must be a number"):
         srcnn.imresize(x, scale="a")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"size must be \(height, width\)"):
-        srcnn.imresize(x, size=(5,))  # type: ignore[arg-type]
+    for bad_size in ((5,), 20, (None, 20), "ab", (2.7, 3), (True, 3)):  # were TypeErrors, a ValueError of int(),
+        with pytest.raises(ConfigError, match=r"size must be \(height, width\)"):  # or 2.7 rows truncated to 2
+            srcnn.imresize(x, size=bad_size)  # type: ignore[arg-type]
+    assert srcnn.imresize(x, size=(np.int64(10), 30.0)).shape == (1, 10, 30)  # type: ignore[arg-type]
     assert scale_modulo(np.float32(3.0)) == 3  # type: ignore[arg-type]
     for bad in (0, float("nan"), -3):
         with pytest.raises(ConfigError):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from srcnn.errors import SRCNNError
 from srcnn.pretrained import REGISTRY, load_shipped
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,5 +34,10 @@ def test_hub_load_gives_the_shipped_network() -> None:
     ref_ms = load_shipped("srcnn-955-ms").build(scale=2.5)
     for k, v in ref_ms.state_dict().items():
         assert torch.equal(ms.state_dict()[k], v)
-    with pytest.raises(ValueError, match="trained for x3, not x2"):
+    with pytest.raises(ValueError, match="trained for x3, not x2") as e:  # a ConfigError: a ValueError too
         torch.hub.load(str(ROOT), "srcnn_915_x3", scale=2, source="local")
+    assert isinstance(e.value, SRCNNError)
+    with pytest.raises(SRCNNError, match="scale must be a number, got 'abc'"):  # was a TypeError deep inside
+        torch.hub.load(str(ROOT), "srcnn_915_x3", scale="abc", source="local")
+    with pytest.raises(SRCNNError, match="not xabc"):
+        torch.hub.load(str(ROOT), "srcnn_955_ms", scale="abc", source="local")

@@ -115,6 +115,20 @@ def _check(x: torch.Tensor) -> None:
         raise ConfigError(f"the image is empty: shape {tuple(x.shape)}")
 
 
+def _size_pair(size: Any) -> tuple[int, int]:
+    """``size`` as two whole numbers (ints, numpy ints, whole floats), else :class:`ConfigError`."""
+    try:
+        pair = tuple(size)
+        if len(pair) != 2 or any(isinstance(v, bool | str) for v in pair):
+            raise ValueError
+        vals = tuple(float(v) for v in pair)
+    except (TypeError, ValueError):
+        raise ConfigError(f"size must be (height, width), two whole numbers, got {size!r}") from None
+    if not all(math.isfinite(v) and v.is_integer() for v in vals):
+        raise ConfigError(f"size must be (height, width), two whole numbers, got {size!r}")
+    return int(vals[0]), int(vals[1])
+
+
 def _plan(h: int, w: int, scale: float | tuple[float, float] | None,
           size: tuple[int, int] | None) -> tuple[int, int, float, float]:
     """The output size and per-axis scales of :func:`imresize`: ``(oh, ow, row_scale, col_scale)``."""
@@ -131,9 +145,7 @@ def _plan(h: int, w: int, scale: float | tuple[float, float] | None,
                 raise ConfigError(f"scale must be a positive finite number, got {s!r}")
     if size is None:
         size = (output_size(h, sh), output_size(w, sw))
-    if len(size) != 2:
-        raise ConfigError(f"size must be (height, width), got {size!r}")
-    oh, ow = int(size[0]), int(size[1])
+    oh, ow = _size_pair(size)
     if oh < 1 or ow < 1:
         raise ConfigError(f"output size must be >= 1, got {size}")
     if scale is None:
