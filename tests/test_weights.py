@@ -170,7 +170,7 @@ def test_weights_refuse_misuse_when_made_and_take_numbers_of_any_kind() -> None:
     m = w.build()
     # scales: one bare number, numpy and 0-d torch numbers are plain floats (save_weights used to refuse np.float32(3)
     # as "not a number above 1", and scales=3.0 was a TypeError)
-    for given in (3, 3.0, (np.float32(3),), [np.int64(3)], (torch.tensor(3.0),)):
+    for given in (3, 3.0, (np.float32(3),), [np.int64(3)], (torch.tensor(3.0),), torch.tensor(3), np.array([3.0])):
         made = Weights(m.config, m.state_dict(), scales=given)  # type: ignore[arg-type]
         assert made.scales == (3.0,) and type(made.scales[0]) is float
     for bad, needle in [(dict(config="9-1-5"), "config must be an SRCNNConfig"),

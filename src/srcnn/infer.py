@@ -405,9 +405,9 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
     whole number >= 0, an empty batch, a sparse tensor and a PIL image whose file was closed unread.
 
     ``scale``: > 1 and <= 16 (a number or a string holding one); the output is ``round(scale x size)`` on
-    each side, halves rounded up (7 rows of 9 pixels at x2.5 give 18 rows of 23). The output is made in
-    float32 and returned whole: one that alone needs more than the machine's physical memory raises
-    :class:`MemoryError` before any work (``srcnn upscale`` writes 8/16-bit output, a quarter or half of that).
+    each side, halves rounded up (7 rows of 9 pixels at x2.5 give 18 rows of 23). The output is returned
+    whole (an array or tensor is made in float32 first, a PIL image straight in 8/16 bits): one that alone
+    needs more than the machine's physical memory raises :class:`MemoryError` before any work.
 
     ``weights``: a shipped model name, a ``.safetensors`` / ``.mat`` path, a :class:`Weights`, an
     :class:`SRCNN` (one with 3 channels is run on RGB; give :class:`Weights` with ``channels_mode="ycbcr"``

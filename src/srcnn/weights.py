@@ -68,7 +68,8 @@ class Weights:
                 raise WeightsError(f"state_dict[{k!r}] is a {type(v).__name__}, not a torch tensor"
                                    + (" (torch.from_numpy(...) makes one)" if isinstance(v, np.ndarray) else ""))
         scales = self.scales
-        if isinstance(scales, int | float | np.number | torch.Tensor) or not hasattr(scales, "__iter__"):
+        if (isinstance(scales, int | float | np.number) or (isinstance(scales, torch.Tensor) and scales.ndim == 0)
+                or not hasattr(scales, "__iter__")):
             scales = (scales,)  # type: ignore[assignment]  # one scale given bare: scales=3
         out: list[float] = []
         for item in scales:
