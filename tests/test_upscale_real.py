@@ -119,3 +119,39 @@ def test_upscale_set5_matches_independent_path(data_root: Path, authors_dir: Pat
     assert np.mean(ours) == pytest.approx(np.mean(refs), abs=0.05)
     # The model must help on the real user path, by a wide margin.
     assert np.mean(ours) > np.mean(bics) + 1.5
+
+
+def test_stretch_rescues_images_that_fill_a_small_part_of_their_range(tmp_path: Path) -> None:
+    # 12-bit-like data in uint16 (0..2000 of 65535): taken as it is, the shipped model (trained on 8-bit photos,
+    # luma 16..235) lifts it and scores far below bicubic; stretch=True maps 0..2000 to the full range and back.
+    import torch
+    from skimage import data
+
+    import srcnn
+    from srcnn.cli import main
+
+    gt = data.camera()[:192, :192].astype(np.float64) / 255 * (2000 / 65535)
+    lr = srcnn.imresize(torch.from_numpy(gt.astype(np.float32))[None], scale=1 / 3)[0].numpy()
+    lr16 = np.floor(np.clip(lr, 0, 1) * 65535 + 0.5).astype(np.uint16)
+
+    def psnr(x: np.ndarray) -> float:
+        err = x.astype(np.float64)[3:-3, 3:-3] / 65535 - gt[3:-3, 3:-3]
+        return float(10 * np.log10((2000 / 65535) ** 2 / (err**2).mean()))
+
+    bicubic = srcnn.imresize(torch.from_numpy(lr16.astype(np.float32) / 65535)[None], scale=3)[0].numpy()
+    as_is, stretched = srcnn.upscale(lr16, 3, "srcnn-955-x3"), srcnn.upscale(lr16, 3, "srcnn-955-x3", stretch=True)
+    b = psnr(np.floor(np.clip(bicubic, 0, 1) * 65535 + 0.5))
+    assert psnr(as_is) < b - 10  # measured 19.2 against 31.9 dB
+    assert psnr(stretched) > b + 4  # measured 37.7
+    assert stretched.dtype == np.uint16 and stretched.max() <= 2000 + 400  # back in the image's own range
+    # an 8-bit photo that already spans 0..255 is unchanged by it; a flat image too
+    photo = data.astronaut()[:64, :64].copy()
+    photo[0, 0], photo[0, 1] = 0, 255
+    assert np.array_equal(srcnn.upscale(photo, 3, stretch=True), srcnn.upscale(photo, 3))
+    flat = np.full((20, 20), 7, np.uint8)
+    assert np.array_equal(srcnn.upscale(flat, 2, stretch=True), srcnn.upscale(flat, 2))
+    # the CLI's --stretch: the same result
+    Image.fromarray(lr16).save(tmp_path / "dark.png")
+    assert main(["upscale", str(tmp_path / "dark.png"), "-s", "3", "-w", "srcnn-955-x3", "--stretch", "-q",
+                 "-o", str(tmp_path / "big.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "big.png")), stretched)

@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run the network on the 8 flips and rotations of the image and average "
                     "them: 0.02 to 0.21 dB higher PSNR on Set5/Set14/BSD100 with the shipped models, 7 to 8.5 "
                     "times slower")
+    up.add_argument("--stretch", action="store_true",
+                    help="map each image's darkest..brightest value to the full range before the network and "
+                    "back after it: for images that fill a small part of their range (very dark, or 10/12-bit "
+                    "data in 16-bit files), which the shipped models (trained on 8-bit photos) otherwise make "
+                    "worse than bicubic; off by default (the papers take images as they are)")
     up.add_argument("--device", default="cpu", help=_DEVICE_HELP)
     up.add_argument("-q", "--quiet", action="store_true",
                     help="no progress bar, notes or summary (errors are still printed)")
@@ -1056,7 +1061,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 try:
                     img = upscale_picture(pic, s, model, mode, tile=tile, max_memory=max_memory,
                                           device=args.device, as_pil=True, bit_depth=depth,
-                                          self_ensemble=args.self_ensemble,
+                                          self_ensemble=args.self_ensemble, stretch=args.stretch,
                                           progress=_rows_progress(rows_bar))
                 finally:
                     if rows_bar:

@@ -261,19 +261,19 @@ def check_output_fits(height: int, width: int, channels: int, bytes_per_value: i
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
                     max_memory: int | None = ..., as_pil: Literal[False] = ...,
-                    bit_depth: int | None = ..., self_ensemble: bool = ...,
+                    bit_depth: int | None = ..., self_ensemble: bool = ..., stretch: bool = ...,
                     progress: Callable[[int, int], None] | None = ...) -> Picture: ...
 @overload
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = ..., *,
                     tile: int | None = ..., device: str | torch.device = ...,
                     max_memory: int | None = ..., as_pil: Literal[True],
-                    bit_depth: int | None = ..., self_ensemble: bool = ...,
+                    bit_depth: int | None = ..., self_ensemble: bool = ..., stretch: bool = ...,
                     progress: Callable[[int, int], None] | None = ...) -> Image.Image: ...
 @torch.inference_mode()
 def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str = "y", *,
                     tile: int | None = DEFAULT_TILE, device: str | torch.device = "cpu",
                     max_memory: int | None = None, as_pil: bool = False,
-                    bit_depth: int | None = None, self_ensemble: bool = False,
+                    bit_depth: int | None = None, self_ensemble: bool = False, stretch: bool = False,
                     progress: Callable[[int, int], None] | None = None) -> Picture | Image.Image:
     """Upscale a :class:`Picture` (the low-resolution image) by ``scale``. Returns a new Picture
     with the same mode and bit depth, values clipped to [0, 1].
@@ -290,6 +290,11 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     averages the results mapped back (:meth:`srcnn.engine.Engine.run_rows`): 8 times the network's work, +0.02 to
     +0.21 dB on the test sets for the shipped models (README, "Self-ensemble").
 
+    ``stretch=True`` maps the image's darkest..brightest value (over its colour channels, not alpha) to
+    0..1 before the model and back after it: for images that fill a small part of their range (very dark,
+    or 10/12-bit data in 16 bits), which the shipped models, trained on 8-bit photos, otherwise make worse
+    than bicubic. Off by default: the papers' protocol takes images as they are.
+
     ``progress(done, total)`` is called after each stripe with the output rows done so far.
     """
     h, w = pic.data.shape[:2]
@@ -303,6 +308,12 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         raise ConfigError(f"models with {mc} channels are not supported")
     planes = torch.from_numpy(np.ascontiguousarray(pic.color_planes.transpose(2, 0, 1)))
     planes = planes.to(device=device, dtype=torch.float32)  # (C, H, W)
+    darkest, span = 0.0, 1.0  # stretch: the values' own range, mapped to 0..1 for the network
+    if stretch:
+        darkest, brightest = float(planes.min()), float(planes.max())
+        if brightest > darkest:
+            span = brightest - darkest
+            planes = (planes - darkest) / span
     is_rgb = planes.shape[0] == 3
     # What is resized: the input, colour-converted stripe by stripe (its float64 maths stays small).
     if mc == 1:
@@ -345,6 +356,8 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
             if not is_rgb:  # grayscale through a colour model: back to one full-range grey plane (BT.601 weights;
                 # the studio-range Y of rgb_to_ycbcr would squeeze black to 16 and white to 235)
                 out = (_LUMA.to(out) * out.clamp(0, 1)).sum(dim=0, keepdim=True)
+        if span != 1.0:  # back to the image's own range (a flat image is left as it was)
+            out = out.clamp(0.0, 1.0) * span + darkest
         out = out.clamp(0.0, 1.0)
         if alpha is not None:
             alo, ahi = source_rows(h, w, (a, b), scale, size)
@@ -382,16 +395,19 @@ _W = Weights | SRCNN | str | None
 
 @overload
 def upscale(image: Image.Image, scale: float, weights: _W = ..., *, device: str | torch.device = ...,
-            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...) -> Image.Image: ...
+            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...,
+            stretch: bool = ...) -> Image.Image: ...
 @overload
 def upscale(image: np.ndarray, scale: float, weights: _W = ..., *, device: str | torch.device = ...,
-            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...) -> np.ndarray: ...
+            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...,
+            stretch: bool = ...) -> np.ndarray: ...
 @overload
 def upscale(image: torch.Tensor, scale: float, weights: _W = ..., *, device: str | torch.device = ...,
-            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...) -> torch.Tensor: ...
+            tile: int | None = ..., strict_scale: bool = ..., self_ensemble: bool = ...,
+            stretch: bool = ...) -> torch.Tensor: ...
 def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | None = None, *,
             device: str | torch.device = "cpu", tile: int | None = DEFAULT_TILE,
-            strict_scale: bool = True, self_ensemble: bool = False) -> ImageLike:
+            strict_scale: bool = True, self_ensemble: bool = False, stretch: bool = False) -> ImageLike:
     """Upscale an image by ``scale`` with SRCNN; returns the same kind of object.
 
     * PIL image: any mode; returns L, LA, RGB or RGBA (palette images come back as RGB/RGBA), or
@@ -418,8 +434,9 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
 
     The shipped models were trained on 8-bit photos, whose luma spans 16..235 of 255. An image whose
     values fill only a small part of the range (very dark, or 10/12-bit data in uint16) can come out worse
-    than bicubic, near-black lifted a little: stretch it to the full range first and back afterwards.
-    Grayscale is used as Y directly, as the papers' ``demo_SR.m`` does.
+    than bicubic, near-black lifted a little: ``stretch=True`` maps its darkest..brightest value to the
+    full range for the model and back (:func:`upscale_picture`). Grayscale is used as Y directly, as the
+    papers' ``demo_SR.m`` does.
 
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"`` (:func:`check_device`).
     ``tile``: the network runs in tiles of this many output pixels per side (default 512), which overlap
@@ -453,16 +470,17 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
                               "its file is closed (Image.open(...) then .load() or .copy())") from None
         pic = from_pil(image)  # the result straight into the 8/16-bit image, as to_pil(...) would give it
         return upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble,
-                               as_pil=True)
+                               stretch=stretch, as_pil=True)
     if isinstance(image, np.ndarray):
-        return _upscale_numpy(image, s, model, mode, tile, device, self_ensemble)
+        return _upscale_numpy(image, s, model, mode, tile, device, self_ensemble, stretch)
     if isinstance(image, torch.Tensor):
         if image.layout != torch.strided:
             raise ConfigError(f"expected a dense tensor, got layout {image.layout}; call .to_dense() first")
         if image.ndim == 4:
             if image.shape[0] == 0:
                 raise ConfigError(f"the batch is empty (shape {tuple(image.shape)})")
-            return torch.stack([upscale(t, s, model, device=device, tile=tile, self_ensemble=self_ensemble)
+            return torch.stack([upscale(t, s, model, device=device, tile=tile, self_ensemble=self_ensemble,
+                                        stretch=stretch)
                                 for t in image])
         if image.ndim != 3 or image.shape[0] not in (1, 2, 3, 4):
             raise ConfigError(f"expected a (C, H, W) or (N, C, H, W) tensor with C in 1..4, "
@@ -477,7 +495,7 @@ def upscale(image: ImageLike, scale: float, weights: Weights | SRCNN | str | Non
             arr = image.detach().to("cpu", torch.float32).permute(1, 2, 0).numpy()
         else:
             raise ConfigError(f"unsupported tensor dtype {image.dtype}; use a float tensor in [0, 1], uint8 or uint16")
-        res = _upscale_numpy(arr, s, model, mode, tile, device, self_ensemble)
+        res = _upscale_numpy(arr, s, model, mode, tile, device, self_ensemble, stretch)
         return torch.from_numpy(res).permute(2, 0, 1).to(image.device, image.dtype)
     raise ConfigError(f"cannot upscale an object of type {type(image).__name__}; "
                       "pass a PIL image, a numpy array or a torch tensor")
@@ -487,7 +505,7 @@ _MODES_BY_C = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int | None,
-                   device: str | torch.device, self_ensemble: bool = False) -> np.ndarray:
+                   device: str | torch.device, self_ensemble: bool = False, stretch: bool = False) -> np.ndarray:
     a = np.asarray(a)  # a subclass (np.matrix is always 2-D) would break the indexing below
     squeeze = a.ndim == 2
     arr = a[:, :, None] if squeeze else a
@@ -510,6 +528,7 @@ def _upscale_numpy(a: np.ndarray, s: float, model: SRCNN, mode: str, tile: int |
     pic = Picture(data, _MODES_BY_C[arr.shape[2]], 16 if depth == 16 else 8)
     oh, ow = output_size_for(arr.shape[0], arr.shape[1], s)
     check_output_fits(oh, ow, arr.shape[2], 4 + depth // 8)  # the float32 output, then the 8/16-bit result
-    out = upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble).data
+    out = upscale_picture(pic, s, model, mode, tile=tile, device=device, self_ensemble=self_ensemble,
+                          stretch=stretch).data
     res: np.ndarray = quantize(out, np.uint8) if depth == 8 else quantize(out, np.uint16) if depth == 16 else out
     return res[:, :, 0] if squeeze else res
