@@ -1315,3 +1315,28 @@ def test_grey_image_through_a_colour_model_keeps_its_range(mode: str) -> None:
     expected = np.floor(bicubic.numpy() * 255 + 0.5).astype(np.uint8)
     assert out.min() == 0 and out.max() == 255
     assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+def test_the_hidden_colour_of_transparent_pixels_does_not_reach_the_edges() -> None:
+    # A white square on transparent *black* came out with a dark ring (composited over white: down to 200 of 255),
+    # since bicubic and the network mixed the never-shown black into the edge; Pillow's resize gives 255 there.
+    import srcnn
+
+    im = np.zeros((64, 64, 4), np.uint8)
+    im[16:48, 16:48] = 255
+    out = np.asarray(srcnn.upscale(Image.fromarray(im, "RGBA"), 2)).astype(np.float64)
+    a = out[..., 3:] / 255
+    assert (out[..., :3] * a + 255 * (1 - a)).min() >= 254
+    # what a transparent pixel hides never changes a visible output pixel, at any scale the models serve
+    rng = np.random.default_rng(0)
+    for scale in (1.5, 2, 3, 4):
+        other = im.copy()
+        hidden = other[..., 3] == 0
+        other[hidden, :3] = rng.integers(0, 256, (int(hidden.sum()), 3))
+        r1, r2 = srcnn.upscale(im, scale), srcnn.upscale(other, scale)
+        shown = r1[..., 3] > 0
+        assert np.array_equal(r1[shown], r2[shown]), scale
+    # an opaque alpha channel changes nothing
+    rgb = im[..., :3].copy()
+    opaque = np.dstack([rgb, np.full((64, 64), 255, np.uint8)])
+    assert np.array_equal(srcnn.upscale(opaque, 3)[..., :3], srcnn.upscale(rgb, 3))

@@ -3,8 +3,9 @@
 The given image *is* the low-resolution image (it is never shrunk first). For a Y-channel model:
 RGB -> YCbCr (float, BT.601 studio range), all channels enlarged by Matlab bicubic to
 ``round(scale * size)``, the model run on Y, bicubic Cb/Cr kept, back to RGB, clipped; an alpha
-channel is enlarged by bicubic; grayscale is used as Y directly. Models trained on three channels
-(``rgb`` or ``ycbcr``) run on all of them.
+channel is enlarged by bicubic, and the (never shown) colour of fully transparent pixels is first replaced
+by the visible colour next to them, so that it does not bleed into the edges; grayscale is used as Y
+directly. Models trained on three channels (``rgb`` or ``ycbcr``) run on all of them.
 
 The model is run by :mod:`srcnn.engine` in tiles whose results equal the untiled result: each tile
 carries the receptive field radius of context from its neighbours, and the model's padding is
@@ -43,6 +44,9 @@ MAX_SCALE = 16.0
 #: BT.601 luma weights of full-range R, G, B (a grey image that went through a colour model comes back so).
 _LUMA = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
 DEFAULT_TILE = 512
+#: How far (input pixels) visible colour is carried into fully transparent pixels: beyond the bicubic taps (2) and
+#: the network's reach (8 output pixels) at any scale >= 1.5, so no hidden colour reaches a visible output pixel.
+BLEED_RADIUS = 8
 #: Rows per stripe for colour conversion of the (small) input image.
 COLOR_STRIPE_ROWS = 256
 
@@ -314,6 +318,12 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         if brightest > darkest:
             span = brightest - darkest
             planes = (planes - darkest) / span
+    alpha = None
+    if pic.has_alpha:
+        alpha = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1)))  # type: ignore[union-attr]
+        alpha = alpha.to(device=device, dtype=torch.float32)
+    if alpha is not None:  # the hidden colour of fully transparent pixels must not bleed into the edges
+        planes = _bleed_hidden_colour(planes, alpha)
     is_rgb = planes.shape[0] == 3
     # What is resized: the input, colour-converted stripe by stripe (its float64 maths stays small).
     if mc == 1:
@@ -323,10 +333,6 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         if channels_mode == "ycbcr":
             src = convert_in_stripes(rgb_to_ycbcr, src)
     del planes  # only ``src`` is needed from here on (the same tensor when no conversion)
-    alpha = None
-    if pic.has_alpha:
-        alpha = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1)))  # type: ignore[union-attr]
-        alpha = alpha.to(device=device, dtype=torch.float32)
     engine = Engine(model)
     t = tile_for(model, tile, max_memory)
     step = stripe_rows_for(t, oh, ow, max_memory)
@@ -356,13 +362,15 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
             if not is_rgb:  # grayscale through a colour model: back to one full-range grey plane (BT.601 weights;
                 # the studio-range Y of rgb_to_ycbcr would squeeze black to 16 and white to 235)
                 out = (_LUMA.to(out) * out.clamp(0, 1)).sum(dim=0, keepdim=True)
+        al = None
+        if alpha is not None:
+            alo, ahi = source_rows(h, w, (a, b), scale, size)
+            al = imresize_rows(alpha[:, alo:ahi], (a, b), scale, size, row0=alo, height=h).clamp(0.0, 1.0)
         if span != 1.0:  # back to the image's own range (a flat image is left as it was)
             out = out.clamp(0.0, 1.0) * span + darkest
         out = out.clamp(0.0, 1.0)
-        if alpha is not None:
-            alo, ahi = source_rows(h, w, (a, b), scale, size)
-            al = imresize_rows(alpha[:, alo:ahi], (a, b), scale, size, row0=alo, height=h)
-            out = torch.cat([out, al.clamp(0.0, 1.0)], dim=0)
+        if al is not None:
+            out = torch.cat([out, al], dim=0)
         part = out.permute(1, 2, 0).cpu().numpy().astype(np.float32)  # (b - a, ow, n_out)
         if canvas is not None:
             canvas.paste(_quantize(part, sixteen), (0, a))
@@ -377,6 +385,27 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         return canvas
     assert data is not None
     return Picture(data, pic.mode, pic.bit_depth, list(pic.notes), icc_profile=pic.icc_profile, exif=pic.exif)
+
+
+def _bleed_hidden_colour(planes: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``planes`` (C, H, W) with the colour of fully transparent pixels (``alpha`` 0) replaced, up to
+    :data:`BLEED_RADIUS` pixels from a visible one, by the mean colour of their filled neighbours, grown ring by
+    ring. A transparent pixel's colour is arbitrary (often black) and never shown, but bicubic and the network
+    mix it into the visible edge: a white logo on transparent black came out with a dark ring. Pixels with any
+    alpha keep their colour; an image with no fully transparent pixel is returned as it was."""
+    have = (alpha > 0).to(planes.dtype)  # (1, H, W)
+    if bool(have.all()) or not bool(have.any()):
+        return planes
+    filled = planes * have
+    for _ in range(BLEED_RADIUS):
+        total = torch.nn.functional.avg_pool2d(filled[None], 3, stride=1, padding=1, count_include_pad=False)[0]
+        count = torch.nn.functional.avg_pool2d(have[None], 3, stride=1, padding=1, count_include_pad=False)[0]
+        new = (count > 0) & (have == 0)
+        if not bool(new.any()):
+            break
+        filled = torch.where(new, total / count.clamp_min(1e-12), filled)
+        have = torch.where(new, torch.ones_like(have), have)
+    return torch.where(have > 0, filled, planes)
 
 
 def _quantize(part: np.ndarray, sixteen: bool) -> Image.Image:
