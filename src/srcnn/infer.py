@@ -44,9 +44,6 @@ MAX_SCALE = 16.0
 #: BT.601 luma weights of full-range R, G, B (a grey image that went through a colour model comes back so).
 _LUMA = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
 DEFAULT_TILE = 512
-#: How far (input pixels) visible colour is carried into fully transparent pixels: beyond the bicubic taps (2) and
-#: the network's reach (8 output pixels) at any scale >= 1.5, so no hidden colour reaches a visible output pixel.
-BLEED_RADIUS = 8
 #: Rows per stripe for colour conversion of the (small) input image.
 COLOR_STRIPE_ROWS = 256
 
@@ -323,7 +320,8 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         alpha = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1)))  # type: ignore[union-attr]
         alpha = alpha.to(device=device, dtype=torch.float32)
     if alpha is not None:  # the hidden colour of fully transparent pixels must not bleed into the edges
-        planes = _bleed_hidden_colour(planes, alpha)
+        # carried beyond the network's reach (its radius in output pixels, over the scale) and bicubic's taps
+        planes = _bleed_hidden_colour(planes, alpha, math.ceil(model.config.radius / scale) + 3)
     is_rgb = planes.shape[0] == 3
     # What is resized: the input, colour-converted stripe by stripe (its float64 maths stays small).
     if mc == 1:
@@ -387,17 +385,17 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     return Picture(data, pic.mode, pic.bit_depth, list(pic.notes), icc_profile=pic.icc_profile, exif=pic.exif)
 
 
-def _bleed_hidden_colour(planes: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """``planes`` (C, H, W) with the colour of fully transparent pixels (``alpha`` 0) replaced, up to
-    :data:`BLEED_RADIUS` pixels from a visible one, by the mean colour of their filled neighbours, grown ring by
-    ring. A transparent pixel's colour is arbitrary (often black) and never shown, but bicubic and the network
-    mix it into the visible edge: a white logo on transparent black came out with a dark ring. Pixels with any
-    alpha keep their colour; an image with no fully transparent pixel is returned as it was."""
+def _bleed_hidden_colour(planes: torch.Tensor, alpha: torch.Tensor, radius: int) -> torch.Tensor:
+    """``planes`` (C, H, W) with the colour of fully transparent pixels (``alpha`` 0) replaced, up to ``radius``
+    pixels from a visible one, by the mean colour of their filled neighbours, grown ring by ring. A transparent
+    pixel's colour is arbitrary (often black) and never shown, but bicubic and the network mix it into the
+    visible edge: a white logo on transparent black came out with a dark ring. Pixels with any alpha keep
+    their colour; an image with no fully transparent pixel is returned as it was."""
     have = (alpha > 0).to(planes.dtype)  # (1, H, W)
     if bool(have.all()) or not bool(have.any()):
         return planes
     filled = planes * have
-    for _ in range(BLEED_RADIUS):
+    for _ in range(radius):
         total = torch.nn.functional.avg_pool2d(filled[None], 3, stride=1, padding=1, count_include_pad=False)[0]
         count = torch.nn.functional.avg_pool2d(have[None], 3, stride=1, padding=1, count_include_pad=False)[0]
         new = (count > 0) & (have == 0)
