@@ -562,3 +562,14 @@ def test_padding_choices_match_the_model() -> None:
     from srcnn.model import SAME_PADDINGS
 
     assert sorted(cli._PADDINGS) == sorted(SAME_PADDINGS)
+
+
+def test_ext_with_an_output_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `-o big.png --ext jpg` silently wrote a PNG: --ext is for --out-dir and -o -, the file name decides with -o FILE
+    src = tmp_path / "in.png"
+    Image.new("RGB", (12, 10)).save(src)
+    assert main(["upscale", str(src), "-s", "2", "-o", str(tmp_path / "big.png"), "--ext", "jpg"]) == 2
+    assert "--ext is for --out-dir and -o -" in capsys.readouterr().err
+    assert not (tmp_path / "big.png").exists()
+    assert main(["upscale", str(src), "-s", "2", "-o", str(tmp_path / "big.jpg"), "-q"]) == 0
+    assert Image.open(tmp_path / "big.jpg").format == "JPEG"

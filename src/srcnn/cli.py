@@ -142,9 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "image to standard output, as --ext says (default png)")
     out.add_argument("--out-dir", type=_nonempty, help="output folder (any number of inputs; folder structure kept, "
                      "created when needed)")
-    up.add_argument("--ext", default="png",
+    up.add_argument("--ext", default=None,
                     help="output type for --out-dir and -o -: png (default), jpg, tif, bmp, webp (also gif, ppm, "
-                    "tga, jp2), or 'same' to keep each input's type")
+                    "tga, jp2), or 'same' to keep each input's type; with -o FILE the file name's extension "
+                    "gives the type instead")
     up.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     exist = up.add_mutually_exclusive_group()
     exist.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -946,7 +947,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     batch = args.output is None
     out_dir = Path(args.out_dir).expanduser() if batch else None
     from_stdin, to_stdout = STDIO in args.inputs, args.output == STDIO
-    ext = args.ext.lower().lstrip(".")
+    if args.ext is not None and not (batch or to_stdout):
+        raise ConfigError("--ext is for --out-dir and -o -; with -o FILE the file name's extension gives the "
+                          "type (-o big.jpg writes a JPEG)")
+    ext = (args.ext or "png").lower().lstrip(".")
     if (batch or to_stdout) and ext != "same":
         try:
             format_for_path(f"x.{ext}")
