@@ -270,11 +270,15 @@ def test_odd_images_work(capsys: pytest.CaptureFixture[str], tmp_path: Path, ide
         "rot.jpg": (_save(d, "rot.jpg", Image.fromarray(a), exif=exif.tobytes()), "RGB", (60, 90),
                     "applied EXIF orientation 6"),
         "anim.gif": (d / "anim.gif", "RGB", (90, 60), "GIF has 2 frames; using the first"),
-        # Float TIFFs: values in [0, 1] are taken as they are, anything else as 0..255.
-        "unit.tif": (_save(d, "unit.tif", Image.fromarray(a[:, :, 0].astype(np.float32) / 255)), "L", (90, 60),
+        # Float TIFFs: values in [0, 1] are taken as they are, anything else as 0..255; written with 16 bits
+        "unit.tif": (_save(d, "unit.tif", Image.fromarray(a[:, :, 0].astype(np.float32) / 255)), "I;16", (90, 60),
                      "32-bit float image read as 0..1 grayscale"),
-        "f255.tif": (_save(d, "f255.tif", Image.fromarray(a[:, :, 0].astype(np.float32) * 1.5 - 40)), "L",
+        "f255.tif": (_save(d, "f255.tif", Image.fromarray(a[:, :, 0].astype(np.float32) * 1.5 - 40)), "I;16",
                      (90, 60), "32-bit float image read as 0..255 grayscale; values outside it clipped"),
+        # 32-bit integers beyond 16 bits are clipped, and a note says so
+        "i32.tif": (_save(d, "i32.tif", Image.fromarray(a[:, :, 0].astype(np.int32) * 1000)), "I;16", (90, 60),
+                    "32-bit integer image read as 0..65535 grayscale; its values (0 to 255000) outside that range "
+                    "clipped"),
     }
     before = _tree(d)
     for name, (src, mode, size, note) in cases.items():
@@ -297,10 +301,10 @@ def test_odd_images_work(capsys: pytest.CaptureFixture[str], tmp_path: Path, ide
             assert got[:, :, 3].min() == 0 and got[:, :, 3].max() == 255  # transparency kept
         if name == "anim.gif":
             assert got[:, :, 0].mean() > 150 and got[:, :, 2].mean() < 80  # the first (red) frame
-        if name == "unit.tif":  # the identity network: the output's mean is the input's, in 0..255
-            assert abs(got.mean() - a[:, :, 0].mean()) < 2.0
+        if name == "unit.tif":  # the identity network: the output's mean is the input's, in 0..65535
+            assert abs(got.mean() / 257 - a[:, :, 0].mean()) < 2.0
         if name == "f255.tif":
-            assert abs(got.mean() - np.clip(a[:, :, 0] * 1.5 - 40, 0, 255).mean()) < 2.0
+            assert abs(got.mean() / 257 - np.clip(a[:, :, 0] * 1.5 - 40, 0, 255).mean()) < 2.0
     assert _tree(d) == before
     _no_temp_files(tmp_path)
 

@@ -6,10 +6,12 @@ Every input is normalised to a :class:`Picture`: float32 ``(H, W, C)`` in [0, 1]
 * palette (``P``) images become ``RGB``, or ``RGBA`` when they carry transparency; ``PA`` -> ``RGBA``;
 * ``1`` (bilevel) -> ``L``; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` -> ``RGB`` (Pillow's conversion);
 * 16-bit grayscale (``I;16``, ``I``) keeps its precision: values / 65535, written back as 16-bit
-  PNG/TIFF/PGM/JPEG 2000 (8-bit for formats without 16-bit support). Pillow decodes 16-bit *colour* PNGs to
-  8 bits per channel, so those are processed as 8-bit (a note says so);
+  PNG/TIFF/PGM/JPEG 2000 (8-bit for formats without 16-bit support). 32-bit integer (``I``) values outside
+  0..65535 are clipped, with a note. Pillow decodes 16-bit *colour* PNGs to 8 bits per channel, so those are
+  processed as 8-bit (a note says so);
 * 32-bit float grayscale (``F``, e.g. float TIFF): read as 0..1 when every value lies in [0, 1],
-  else as 0..255 (clipped); NaN or infinite values are refused; written back as 8-bit;
+  else as 0..255 (clipped); NaN or infinite values are refused; written back as 16-bit where the output
+  type holds it (as 16-bit grayscale is);
 * EXIF orientation is applied (the pixels are turned upright; the orientation tag is not copied);
 * metadata travels to the output: the ICC colour profile (so that a Display P3 or Adobe RGB photo
   keeps its colours; not when the mode is converted, e.g. CMYK -> RGB, where it no longer fits)
@@ -128,6 +130,9 @@ def _from_pil(img: Image.Image) -> Picture:
     img, depth = _normalise_mode(img, notes)
     if depth == 16:
         a = np.asarray(img).astype(np.float64)
+        if img.mode == "I" and a.size and (a.min() < 0 or a.max() > 65535):  # 32-bit integers beyond 16 bits
+            notes.append(f"32-bit integer image read as 0..65535 grayscale; its values ({a.min():.0f} to "
+                         f"{a.max():.0f}) outside that range clipped")
         data = np.clip(a / 65535.0, 0.0, 1.0)[:, :, None]
         return Picture(data.astype(np.float32), "L", 16, notes)
     if depth == 32:
@@ -142,7 +147,8 @@ def _from_pil(img: Image.Image) -> Picture:
             data = np.clip(a / 255.0, 0.0, 1.0)[:, :, None]
             notes.append("32-bit float image read as 0..255 grayscale" + ("; values outside it clipped"
                                                                          if lo < 0.0 or hi > 255.0 else ""))
-        return Picture(data.astype(np.float32), "L", 8, notes)
+        # 16 bits out where the output type holds them (8 would keep a few levels of a narrow float range)
+        return Picture(data.astype(np.float32), "L", 16, notes)
     a = np.asarray(img)
     if a.ndim == 2:
         a = a[:, :, None]
