@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so main() controls messages and exit codes."""
 
     def error(self, message: str) -> Any:
-        raise _UsageError(f"{self.prog}: {message}")
+        raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 class _UsageError(Exception):
@@ -1518,7 +1518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except _UsageError as e:
-        print(f"{e}\n(run `srcnn --help` or `srcnn COMMAND --help`)", file=sys.stderr)
+        print(e, file=sys.stderr)  # one line, the help to read named in it
         return EXIT_USAGE
     except SystemExit as e:  # --help / --version
         return int(e.code or 0)
