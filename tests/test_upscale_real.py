@@ -150,6 +150,15 @@ def test_stretch_rescues_images_that_fill_a_small_part_of_their_range(tmp_path: 
     assert np.array_equal(srcnn.upscale(photo, 3, stretch=True), srcnn.upscale(photo, 3))
     flat = np.full((20, 20), 7, np.uint8)
     assert np.array_equal(srcnn.upscale(flat, 2, stretch=True), srcnn.upscale(flat, 2))
+    # the range is the visible pixels': what a fully transparent pixel hides does not count
+    seen = np.dstack([lr16.astype(np.float32) / 65535, np.ones(lr16.shape, np.float32)])
+    hiding = seen.copy()
+    hiding[:4, :4] = [1.0, 0.0]  # a transparent corner hiding white
+    shown = srcnn.upscale(hiding, 3, "srcnn-955-x3", stretch=True)
+    plain = srcnn.upscale(np.where(hiding[..., 1:] > 0, hiding, 0).astype(np.float32), 3, "srcnn-955-x3",
+                          stretch=True)
+    visible = shown[..., 1] > 0
+    assert np.array_equal(shown[visible], plain[visible])
     # the CLI's --stretch: the same result
     Image.fromarray(lr16).save(tmp_path / "dark.png")
     assert main(["upscale", str(tmp_path / "dark.png"), "-s", "3", "-w", "srcnn-955-x3", "--stretch", "-q",

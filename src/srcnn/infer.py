@@ -309,16 +309,18 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
         raise ConfigError(f"models with {mc} channels are not supported")
     planes = torch.from_numpy(np.ascontiguousarray(pic.color_planes.transpose(2, 0, 1)))
     planes = planes.to(device=device, dtype=torch.float32)  # (C, H, W)
-    darkest, span = 0.0, 1.0  # stretch: the values' own range, mapped to 0..1 for the network
-    if stretch:
-        darkest, brightest = float(planes.min()), float(planes.max())
-        if brightest > darkest:
-            span = brightest - darkest
-            planes = (planes - darkest) / span
     alpha = None
     if pic.has_alpha:
         alpha = torch.from_numpy(np.ascontiguousarray(pic.alpha.transpose(2, 0, 1)))  # type: ignore[union-attr]
         alpha = alpha.to(device=device, dtype=torch.float32)
+    darkest, span = 0.0, 1.0  # stretch: the (visible) values' own range, mapped to 0..1 for the network
+    if stretch:
+        shown = planes if alpha is None else planes[:, alpha[0] > 0]  # what transparent pixels hide does not count
+        if shown.numel():
+            darkest, brightest = float(shown.min()), float(shown.max())
+            if brightest > darkest:
+                span = brightest - darkest
+                planes = (planes - darkest) / span
     if alpha is not None:  # the hidden colour of fully transparent pixels must not bleed into the edges
         # carried beyond the network's reach (its radius in output pixels, over the scale) and bicubic's taps
         planes = _bleed_hidden_colour(planes, alpha, math.ceil(model.config.radius / scale) + 3)
