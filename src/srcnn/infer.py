@@ -291,10 +291,11 @@ def upscale_picture(pic: Picture, scale: float, model: SRCNN, channels_mode: str
     averages the results mapped back (:meth:`srcnn.engine.Engine.run_rows`): 8 times the network's work, +0.02 to
     +0.21 dB on the test sets for the shipped models (README, "Self-ensemble").
 
-    ``stretch=True`` maps the image's darkest..brightest value (over its colour channels, not alpha) to
-    0..1 before the model and back after it: for images that fill a small part of their range (very dark,
-    or 10/12-bit data in 16 bits), which the shipped models, trained on 8-bit photos, otherwise make worse
-    than bicubic. Off by default: the papers' protocol takes images as they are.
+    ``stretch=True`` maps the image's darkest..brightest value (its colour channels, over the pixels
+    that are not fully transparent) to 0..1 before the model and back after it: for images that fill a
+    small part of their range (very dark, or 10/12-bit data in 16 bits), which the shipped models, trained
+    on 8-bit photos, otherwise make worse than bicubic. Off by default: the papers' protocol takes images
+    as they are.
 
     ``progress(done, total)`` is called after each stripe with the output rows done so far.
     """
