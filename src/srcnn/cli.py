@@ -966,11 +966,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             raise ConfigError("'-' reads the image from standard input, which is a terminal here; "
                               "pipe or redirect an image into it (srcnn upscale - ... < photo.jpg)")
     if to_stdout:
-        if sys.stdout is None or _closed(sys.stdout):
-            raise ConfigError("-o - writes the image to standard output, which is closed here; "
-                              "redirect it (> big.png) or pipe it to another program")
-        if sys.stdout.isatty():
-            raise ConfigError("-o - writes the image to standard output, which is a terminal here; "
+        closed = sys.stdout is None or _closed(sys.stdout)
+        if closed or sys.stdout.isatty():
+            state = "closed" if closed else "a terminal"
+            raise ConfigError(f"-o - writes the image to standard output, which is {state} here; "
                               "redirect it (> big.png) or pipe it to another program")
         if ext == "same" and from_stdin:
             raise ConfigError("--ext same needs an input file to take the type from; with '-' name "
@@ -1108,7 +1107,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             except SRCNNError as e:
                 fail(src, str(e))
             except MemoryError as e:
-                fail(src, f"{src}: {e or 'out of memory; try a smaller --tile or a smaller image'}")
+                fail(src, f"{src}: {e or _OUT_OF_MEMORY}")
             except RuntimeError as e:  # torch: device out of memory, kernel errors
                 reason = str(e).splitlines()[0] if str(e) else type(e).__name__
                 fail(src, f"{src}: {reason}")
@@ -1317,6 +1316,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  SRCNN    {res.psnr_srcnn:6.2f} dB  ({res.psnr_srcnn - res.psnr_bicubic:+.2f} dB)")
     print(f"wrote {out}")
     return EXIT_OK
+
+
+#: What a MemoryError without a message of its own (an allocation that failed) is reported as.
+_OUT_OF_MEMORY = "out of memory; try a smaller --tile or a smaller image"
 
 
 def _closed(stream: Any) -> bool:
@@ -1549,7 +1552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except MemoryError as e:
-        _err(str(e) if str(e) else "out of memory; try a smaller --tile or a smaller image")
+        _err(str(e) or _OUT_OF_MEMORY)
         return EXIT_FAIL
     except BrokenPipeError:  # the reader of stdout went away (`srcnn models | head -1`): stop quietly
         _silence_stdout()

@@ -192,8 +192,8 @@ def _check_savable(weights: Weights, keys: list[str], path: str | os.PathLike[st
         raise WeightsError(f"cannot save weights without the tensors {missing}")
     if weights.channels_mode not in CHANNEL_MODES:
         raise WeightsError(f"channels_mode must be one of {CHANNEL_MODES}, got {weights.channels_mode!r}")
-    for k in weights.scales:  # what load_weights reads back: numbers, and scales only upscale
-        if isinstance(k, bool) or not isinstance(k, int | float) or not (math.isfinite(k) and k > 1):
+    for k in weights.scales:  # floats already (Weights checks them when made); scales only upscale
+        if not (math.isfinite(k) and k > 1):
             raise WeightsError(f"cannot save to {path}: scales must be numbers above 1, got {k!r}")
     texts = {"provenance": weights.provenance, "name": weights.name, **weights.extra}
     bad = [k for k, v in texts.items() if not isinstance(k, str) or not isinstance(v, str)]
